@@ -1,0 +1,96 @@
+// IDT setup and the exception dispatcher (Intel SDM vol. 3A 6.10-6.14).
+#include "arch/x86_64/idt.hpp"
+
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/interrupt_frame.hpp"
+#include "core/panic.hpp"
+
+#include <stdint.h>
+
+extern "C" const uint64_t isr_stub_table[32];
+
+namespace mk::idt {
+namespace {
+
+struct [[gnu::packed]] Gate {
+    uint16_t offset_low;
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type_attributes;
+    uint16_t offset_mid;
+    uint32_t offset_high;
+    uint32_t reserved;
+};
+static_assert(sizeof(Gate) == 16);
+
+struct [[gnu::packed]] Pointer {
+    uint16_t limit;
+    uint64_t base;
+};
+
+constexpr uint16_t kKernelCodeSelector = 0x08;
+constexpr uint8_t kInterruptGatePresentDpl0 = 0x8E;
+
+constinit Gate table[256] = {};
+
+constexpr const char* kExceptionNames[32] = {"divide error",
+                                             "debug",
+                                             "NMI",
+                                             "breakpoint",
+                                             "overflow",
+                                             "bound range exceeded",
+                                             "invalid opcode",
+                                             "device not available",
+                                             "double fault",
+                                             "coprocessor segment overrun",
+                                             "invalid TSS",
+                                             "segment not present",
+                                             "stack-segment fault",
+                                             "general protection fault",
+                                             "page fault",
+                                             "reserved",
+                                             "x87 floating-point error",
+                                             "alignment check",
+                                             "machine check",
+                                             "SIMD floating-point error",
+                                             "virtualization exception",
+                                             "control protection exception",
+                                             "reserved",
+                                             "reserved",
+                                             "reserved",
+                                             "reserved",
+                                             "reserved",
+                                             "reserved",
+                                             "hypervisor injection",
+                                             "VMM communication",
+                                             "security exception",
+                                             "reserved"};
+
+} // namespace
+
+void init() {
+    for (int v = 0; v < 32; ++v) {
+        uint64_t handler = isr_stub_table[v];
+        table[v] =
+            Gate{uint16_t(handler),       kKernelCodeSelector,     0, kInterruptGatePresentDpl0,
+                 uint16_t(handler >> 16), uint32_t(handler >> 32), 0};
+    }
+    Pointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(&table[0])};
+    asm volatile("lidt %0" ::"m"(pointer));
+}
+
+} // namespace mk::idt
+
+// Every exception in ring 0 is a kernel bug for now: panic with the faulting frame.
+extern "C" void exception_dispatch(mk::InterruptFrame* frame) {
+    const char* name = frame->vector < 32 ? mk::idt::kExceptionNames[frame->vector] : "interrupt";
+    if (frame->vector == 14) {
+        mk::panic_with_frame(*frame, "page fault at 0x%lx (error code 0x%lx: %s %s%s)",
+                             mk::cpu::read_cr2(), frame->error_code,
+                             (frame->error_code & 1) ? "protection violation" : "not present",
+                             (frame->error_code & 2) ? "write" : "read",
+                             (frame->error_code & 16) ? " instruction fetch" : "");
+    }
+    mk::panic_with_frame(*frame, "CPU exception %lu (%s), error code 0x%lx", frame->vector, name,
+                         frame->error_code);
+}

@@ -1,0 +1,117 @@
+// kernel_main: the first C++ the kernel runs (entered from boot/entry.S in 64-bit mode on the
+// boot stack). Brings up the console, reads the boot information, then runs a self-test or
+// reports ready.
+#include "arch/x86_64/clock.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/idt.hpp"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/qemu.hpp"
+#include "arch/x86_64/serial.hpp"
+#include "core/cxxrt.hpp"
+#include "core/log.hpp"
+#include "core/panic.hpp"
+#include "core/selftest.hpp"
+#include "lib/cmdline.hpp"
+#include "lib/ksyms.hpp"
+#include "lib/multiboot2.hpp"
+
+extern "C" const uint8_t __ksyms_start[], __ksyms_end[];
+extern "C" const uint8_t boot_stack_bottom[], boot_stack_top[];
+
+namespace mk {
+namespace {
+
+// The boot information is copied here, out of loader memory the kernel will reuse.
+constinit mb2::BootInfo boot_info{};
+
+// Largest boot-information block accepted (GRUB's are a few KiB; a UEFI memory map adds more).
+constexpr uint64_t kMaxBootInfoBytes = 1 << 20;
+
+void load_symbols() {
+    auto table = SymbolTable::from_blob(__ksyms_start, size_t(__ksyms_end - __ksyms_start));
+    if (table.ok())
+        panic_set_symbols(table.value());
+    else
+        log::warn("ksyms: symbol table unusable (%s): backtraces will show addresses only",
+                  exo::status_name(table.status()));
+}
+
+void read_boot_info(uint32_t magic, uint64_t info_phys) {
+    if (magic != mb2::kBootloaderMagic)
+        EXO_PANIC("not started by a Multiboot2 loader (magic 0x%x)", magic);
+    if (info_phys == 0 || info_phys >= BOOT_MAPPED_BYTES)
+        EXO_PANIC("boot information at 0x%lx is outside the boot mapping", info_phys);
+    uint64_t available = BOOT_MAPPED_BYTES - info_phys;
+    if (available > kMaxBootInfoBytes)
+        available = kMaxBootInfoBytes;
+    auto* info = reinterpret_cast<const uint8_t*>(DIRECT_MAP_BASE + info_phys);
+    auto parsed = mb2::parse(info, available, boot_info);
+    if (!parsed.ok())
+        EXO_PANIC("boot information at 0x%lx is malformed: %s", info_phys,
+                  exo::status_name(parsed.status()));
+}
+
+void print_boot_info() {
+    const mb2::BootInfo& b = boot_info;
+    log::info("boot: loader '%s', %lu-byte info block", b.loader_name, b.info_size);
+    log::info("boot: command line '%s'", b.cmdline);
+    log::info("memory map (%zu regions):", b.memory_count);
+    for (size_t i = 0; i < b.memory_count; ++i) {
+        const mb2::MemoryRegion& r = b.memory[i];
+        log::info("  [0x%016lx-0x%016lx] %10lu KiB %s", r.base, r.base + r.length - 1,
+                  r.length >> 10, mb2::region_type_name(r.type));
+    }
+    if (b.memory_dropped)
+        log::warn("memory map: %zu regions beyond the first %zu ignored", b.memory_dropped,
+                  mb2::kMaxMemoryRegions);
+    log::info("memory: %lu KiB usable, highest usable address 0x%lx", b.usable_bytes() >> 10,
+              b.highest_usable_end());
+    log::info("modules (%zu):", b.module_count);
+    for (size_t i = 0; i < b.module_count; ++i) {
+        const mb2::Module& m = b.modules[i];
+        log::info("  %zu: [0x%08x-0x%08x) %u bytes '%s'", i, m.start, m.end, m.end - m.start,
+                  m.name);
+    }
+    if (b.modules_dropped)
+        log::warn("modules: %zu beyond the first %zu ignored", b.modules_dropped, mb2::kMaxModules);
+    if (b.has_rsdp)
+        log::info("acpi: RSDP revision %u (%zu bytes)", b.rsdp_revision, b.rsdp_length);
+    else
+        log::warn("acpi: no RSDP from the boot loader");
+    if (b.has_framebuffer)
+        log::info("framebuffer: %ux%u, %u bpp at 0x%lx", b.framebuffer.width, b.framebuffer.height,
+                  b.framebuffer.bpp, b.framebuffer.address);
+}
+
+} // namespace
+} // namespace mk
+
+extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
+    using namespace mk;
+    clock::mark_boot();
+    serial::init();
+    run_global_constructors();
+    panic_set_stack_bounds(reinterpret_cast<uint64_t>(boot_stack_bottom),
+                           reinterpret_cast<uint64_t>(boot_stack_top));
+    load_symbols();
+    idt::init();
+
+    log::raw("\nExo-OS " EXO_VERSION " - x86-64 capability microkernel\n");
+    clock::calibrate();
+    read_boot_info(magic, info_phys);
+
+    Cmdline cmdline(boot_info.cmdline);
+    bool in_test = cmdline.has("test");
+    panic_set_config({.exit_emulator = in_test || cmdline.get("panic") == "exit"});
+    if (cmdline.get("log") == "debug")
+        log::set_min_level(log::Level::Debug);
+    print_boot_info();
+
+    if (in_test)
+        selftest::run(cmdline.get("test"), {boot_info, cmdline});
+
+    log::raw("exo: ready\n");
+    if (cmdline.has("shutdown"))
+        qemu::exit(qemu::ExitCode::Pass);
+    cpu::halt_forever();
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Boots the Exo-OS ISO in QEMU. Used by `./exo run`, `./exo debug` and the guest test harness,
+so everyone boots the same machine.
+
+The kernel command line is passed without rebuilding the ISO: a small FAT image holding
+/exo/cmdline.cfg is attached as a disk, and the ISO's grub.cfg sources it (iso/grub.cfg.in).
+
+  qemu.py ISO [--uefi] [--memory 128M] [--smp N] [--icount] [--gdb] [--log FILE] [-- CMDLINE...]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+OVMF_CANDIDATES = ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
+# isa-debug-exit: the kernel writes v, QEMU exits with (v << 1) | 1 (arch/x86_64/qemu.hpp).
+EXIT_PASS, EXIT_FAIL, EXIT_PANIC = 33, 35, 37
+
+
+def find_ovmf():
+    for path in OVMF_CANDIDATES:
+        if os.path.exists(path):
+            return path
+    sys.exit("qemu.py: no OVMF firmware found; apt-get install ovmf (./exo installs it)")
+
+
+def make_cmdline_disk(path, cmdline):
+    """Writes a 1.44 MB FAT image whose /exo/cmdline.cfg sets exo_cmdline for grub.cfg."""
+    if '"' in cmdline or "\\" in cmdline or "$" in cmdline:
+        raise ValueError("the kernel command line may not contain quotes, backslashes or '$'")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = os.path.join(tmp, "cmdline.cfg")
+        with open(cfg, "w") as f:
+            f.write(f'set exo_cmdline="{cmdline}"\n')
+        if os.path.exists(path):
+            os.remove(path)
+        for cmd in (["mformat", "-C", "-f", "1440", "-i", path, "::"],
+                    ["mmd", "-i", path, "::/exo"],
+                    ["mcopy", "-i", path, cfg, "::/exo/cmdline.cfg"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+
+
+def qemu_command(iso, cmdline_disk, memory="128M", uefi=False, smp=1, icount=False, gdb=False,
+                 serial="stdio"):
+    cmd = [
+        "qemu-system-x86_64",
+        "-machine", "pc", "-cpu", "max", "-m", memory, "-smp", str(smp),
+        "-cdrom", iso, "-boot", "d",
+        "-drive", f"file={cmdline_disk},format=raw,if=ide,index=0",
+        "-serial", serial, "-display", "none", "-net", "none", "-no-reboot",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ]
+    if uefi:
+        cmd += ["-bios", find_ovmf()]
+    if icount:
+        # One TSC tick per guest instruction: exact, repeatable instruction counts.
+        cmd += ["-icount", "shift=0"]
+    if gdb:
+        cmd += ["-s", "-S"]
+    return cmd
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Boot Exo-OS in QEMU")
+    parser.add_argument("iso")
+    parser.add_argument("--uefi", action="store_true", help="boot through OVMF instead of BIOS")
+    parser.add_argument("--memory", default="128M")
+    parser.add_argument("--smp", type=int, default=1)
+    parser.add_argument("--icount", action="store_true")
+    parser.add_argument("--gdb", action="store_true", help="wait for gdb on :1234 (-s -S)")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.cmdline = argv[split + 1:]
+    if not shutil.which("qemu-system-x86_64"):
+        sys.exit("qemu.py: qemu-system-x86_64 is missing (./exo installs it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = os.path.join(tmp, "cmdline.img")
+        make_cmdline_disk(disk, " ".join(args.cmdline))
+        cmd = qemu_command(args.iso, disk, args.memory, args.uefi, args.smp, args.icount, args.gdb,
+                           serial="mon:stdio")
+        print("exo: " + " ".join(cmd) + "   (quit: Ctrl-A X)", file=sys.stderr)
+        return subprocess.run(cmd).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

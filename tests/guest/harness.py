@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Guest test harness: boots the ISO in QEMU once per test with a test command line, reads the
+serial log, and judges the run. A test passes only when QEMU's exit status is the expected one
+AND every expected marker is in the log; a timeout, a triple fault (-no-reboot ends QEMU with
+status 0), an unexpected panic or a quiet shutdown is a failure. The log of a failed test is
+printed.
+
+  harness.py ISO [--jobs N] [--filter SUBSTRING] [--list]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "iso"))
+import qemu  # noqa: E402  (iso/qemu.py: the one way to boot Exo-OS)
+
+MiB = 1 << 20
+
+
+@dataclass
+class GuestTest:
+    name: str
+    cmdline: str
+    expect_exit: int = qemu.EXIT_PASS
+    markers: list = field(default_factory=list)  # regexes that must all match the log
+    memory: str = "128M"
+    uefi: bool = False
+    timeout: int = 60
+    check: object = None  # optional fn(log) -> error string or None
+
+
+def usable_memory_check(ram_bytes, above_4g):
+    """The kernel's usable total must be the RAM QEMU gave it less the firmware's holes
+    (SeaBIOS keeps < 2 MiB), and RAM past the PCI hole must appear above 4 GiB."""
+    def check(log):
+        m = re.search(r"memory: (\d+) KiB usable, highest usable address 0x([0-9a-f]+)", log)
+        if not m:
+            return "no 'memory: N KiB usable' line"
+        usable, highest = int(m.group(1)) * 1024, int(m.group(2), 16)
+        if not ram_bytes - 2 * MiB <= usable <= ram_bytes:
+            return f"usable memory {usable} bytes, expected within 2 MiB below {ram_bytes}"
+        if above_4g and highest <= 1 << 32:
+            return f"highest usable address 0x{highest:x}, expected RAM above 4 GiB"
+        if not above_4g and highest > ram_bytes:
+            return f"highest usable address 0x{highest:x} beyond the {ram_bytes}-byte RAM"
+        return None
+    return check
+
+
+BACKTRACE_LINE = r"#\d+\s+0x[0-9a-f]{16} "
+REGISTERS = [r"registers:", r"rax=[0-9a-f]{16} rbx=", r"rip=[0-9a-f]{16} rflags=",
+             r"cr0=[0-9a-f]{16} cr2=", r"backtrace:", r"exo: kernel panic, system halted"]
+
+TESTS = [
+    GuestTest("ready-bios", "shutdown", markers=[r"Exo-OS \S+ - x86-64", r"^exo: ready$"]),
+    GuestTest("ready-uefi", "shutdown", uefi=True,
+              markers=[r"^exo: ready$", r"acpi: RSDP revision 2"]),
+    GuestTest("boot-info-64M", "test=boot", memory="64M", markers=[r"EXO-TEST: boot PASS"],
+              check=usable_memory_check(64 * MiB, False)),
+    GuestTest("boot-info-512M", "test=boot", memory="512M", markers=[r"EXO-TEST: boot PASS"],
+              check=usable_memory_check(512 * MiB, False)),
+    GuestTest("boot-info-4G", "test=boot", memory="4G", markers=[r"EXO-TEST: boot PASS"],
+              check=usable_memory_check(4096 * MiB, True)),
+    GuestTest("panic-report", "test=panic", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: deliberate panic requested by test=panic",
+                       r"at \S*boot_selftests\.cpp:\d+"] + REGISTERS +
+              [BACKTRACE_LINE + r"mk::selftest::.*panic_on_purpose\(\)\+0x",
+               BACKTRACE_LINE + r"mk::selftest::deliberate_panic\(", BACKTRACE_LINE + "kernel_main"]),
+    GuestTest("exception-report", "test=fault", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: CPU exception 6 \(invalid opcode\)"] + REGISTERS +
+              [BACKTRACE_LINE + r"mk::selftest::.*execute_invalid_opcode\(\)"]),
+    GuestTest("assert-report", "test=assert", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: assertion `.*` failed: deliberate assertion failure",
+                       r"at \S*boot_selftests\.cpp:\d+", BACKTRACE_LINE + r"mk::selftest::failed_assertion"]),
+    GuestTest("unknown-test-fails", "test=no-such-test", expect_exit=qemu.EXIT_FAIL,
+              markers=[r"no test named 'no-such-test'", r"EXO-TEST: no-such-test FAIL"]),
+]
+
+
+def judge(test, status, log):
+    if status is None:
+        return f"timed out after {test.timeout} s"
+    if status != test.expect_exit:
+        meaning = {qemu.EXIT_PASS: "pass", qemu.EXIT_FAIL: "test failure",
+                   qemu.EXIT_PANIC: "kernel panic", 0: "shutdown or triple fault"}
+        return (f"QEMU exit status {status} ({meaning.get(status, 'unexpected')}), "
+                f"expected {test.expect_exit} ({meaning.get(test.expect_exit)})")
+    missing = [m for m in test.markers if not re.search(m, log, re.MULTILINE)]
+    if missing:
+        return "missing from the serial log: " + "; ".join(missing)
+    return test.check(log) if test.check else None
+
+
+def run_test(iso, test):
+    with tempfile.TemporaryDirectory() as tmp:
+        disk, log_path = os.path.join(tmp, "cmdline.img"), os.path.join(tmp, "serial.log")
+        qemu.make_cmdline_disk(disk, test.cmdline)
+        cmd = qemu.qemu_command(iso, disk, test.memory, test.uefi, serial=f"file:{log_path}")
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=test.timeout)
+            status = proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            status = None
+        elapsed = time.monotonic() - start
+        log = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+        log = log.replace("\r\n", "\n")
+        return test, judge(test, status, log), elapsed, log, out
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Exo-OS guest tests")
+    parser.add_argument("iso")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--filter", default="")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    tests = [t for t in TESTS if args.filter in t.name]
+    if args.list:
+        print("\n".join(t.name for t in tests))
+        return 0
+    passed = failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for test, error, elapsed, log, qemu_out in pool.map(lambda t: run_test(args.iso, t), tests):
+            if error is None:
+                passed += 1
+                print(f"guest: PASS {test.name} ({elapsed:.1f} s)", flush=True)
+                continue
+            failed += 1
+            print(f"guest: FAIL {test.name} ({elapsed:.1f} s): {error}")
+            print(f"---- serial log of {test.name} (cmdline '{test.cmdline}') ----")
+            print(log[-8000:] + (f"---- QEMU said ----\n{qemu_out}" if qemu_out.strip() else ""))
+            print("---- end of log ----", flush=True)
+    print(f"guest: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

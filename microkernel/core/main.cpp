@@ -3,6 +3,7 @@
 // reports ready.
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/idt.hpp"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/qemu.hpp"
@@ -14,6 +15,9 @@
 #include "lib/cmdline.hpp"
 #include "lib/ksyms.hpp"
 #include "lib/multiboot2.hpp"
+#include "mm/kernel_space.hpp"
+#include "mm/kernel_stack.hpp"
+#include "mm/physical.hpp"
 
 extern "C" const uint8_t __ksyms_start[], __ksyms_end[];
 extern "C" const uint8_t boot_stack_bottom[], boot_stack_top[];
@@ -83,6 +87,43 @@ void print_boot_info() {
                   b.framebuffer.bpp, b.framebuffer.address);
 }
 
+// Highest end of the RAM-like regions (available and ACPI), which the direct map must cover.
+uint64_t direct_map_end() {
+    uint64_t end = 0;
+    for (size_t i = 0; i < boot_info.memory_count; ++i) {
+        const mb2::MemoryRegion& r = boot_info.memory[i];
+        bool ram = r.type == uint32_t(mb2::RegionType::Available) ||
+                   r.type == uint32_t(mb2::RegionType::AcpiReclaimable) ||
+                   r.type == uint32_t(mb2::RegionType::AcpiNvs);
+        if (ram && r.base + r.length > end)
+            end = r.base + r.length;
+    }
+    return end;
+}
+
+void init_memory(uint64_t info_phys) {
+    // Phase 1 frees only what the boot tables map, so the new tables are built from it.
+    if (auto r = pmm::init(boot_info, info_phys, BOOT_MAPPED_BYTES); !r.ok())
+        EXO_PANIC("physical memory: %s", exo::status_name(r.status()));
+    vm::enable_protection_features();
+    if (auto r = vm::init(direct_map_end()); !r.ok())
+        EXO_PANIC("kernel page tables: %s", exo::status_name(r.status()));
+    if (auto r = pmm::add_memory_above(BOOT_MAPPED_BYTES); !r.ok())
+        EXO_PANIC("physical memory above 4 GiB: %s", exo::status_name(r.status()));
+    pmm::log_summary();
+}
+
+// The rest of boot, on a kernel stack with a guard page below it.
+[[noreturn]] void continue_boot() {
+    Cmdline cmdline(boot_info.cmdline);
+    if (cmdline.has("test"))
+        selftest::run(cmdline.get("test"), {boot_info, cmdline});
+    log::raw("exo: ready\n");
+    if (cmdline.has("shutdown"))
+        qemu::exit(qemu::ExitCode::Pass);
+    cpu::halt_forever();
+}
+
 } // namespace
 } // namespace mk
 
@@ -94,6 +135,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
     panic_set_stack_bounds(reinterpret_cast<uint64_t>(boot_stack_bottom),
                            reinterpret_cast<uint64_t>(boot_stack_top));
     load_symbols();
+    gdt::init();
     idt::init();
 
     log::raw("\nExo-OS " EXO_VERSION " - x86-64 capability microkernel\n");
@@ -106,12 +148,11 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
     if (cmdline.get("log") == "debug")
         log::set_min_level(log::Level::Debug);
     print_boot_info();
+    init_memory(info_phys);
 
-    if (in_test)
-        selftest::run(cmdline.get("test"), {boot_info, cmdline});
-
-    log::raw("exo: ready\n");
-    if (cmdline.has("shutdown"))
-        qemu::exit(qemu::ExitCode::Pass);
-    cpu::halt_forever();
+    auto stack = allocate_kernel_stack();
+    if (!stack.ok())
+        EXO_PANIC("no kernel stack: %s", exo::status_name(stack.status()));
+    panic_set_stack_bounds(stack.value().bottom, stack.value().top);
+    run_on_stack(stack.value(), continue_boot);
 }

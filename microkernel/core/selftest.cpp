@@ -8,10 +8,10 @@ namespace mk::selftest {
 namespace {
 
 constexpr Test kTests[] = {
-    {"boot", boot_info},
-    {"panic", deliberate_panic},
-    {"fault", invalid_opcode},
-    {"assert", failed_assertion},
+    {"boot", boot_info},           {"panic", deliberate_panic},
+    {"fault", invalid_opcode},     {"assert", failed_assertion},
+    {"memory", memory_accounting}, {"wx-text", write_kernel_text},
+    {"wx-heap", execute_heap},     {"stack-overflow", overflow_kernel_stack},
 };
 
 } // namespace

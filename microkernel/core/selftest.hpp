@@ -31,5 +31,9 @@ bool boot_info(const Context&);
 bool deliberate_panic(const Context&);
 bool invalid_opcode(const Context&);
 bool failed_assertion(const Context&);
+bool memory_accounting(const Context&);
+bool write_kernel_text(const Context&);
+bool execute_heap(const Context&);
+bool overflow_kernel_stack(const Context&);
 
 } // namespace mk::selftest

@@ -53,6 +53,29 @@ def usable_memory_check(ram_bytes, above_4g):
     return check
 
 
+def accounting_check(ram_bytes, above_4g):
+    """The memory map's usable total and the kernel's split of it into free, allocated and
+    reserved must agree, and the reserved part must stay small (low MiB, image, metadata)."""
+    usable_check = usable_memory_check(ram_bytes, above_4g)
+
+    def check(log):
+        error = usable_check(log)
+        if error:
+            return error
+        m = re.search(r"memory: usable (\d+) KiB = free (\d+) KiB \+ allocated (\d+) KiB "
+                      r"\+ reserved (\d+) KiB", log)
+        if not m:
+            return "no 'memory: usable = free + allocated + reserved' line"
+        usable, free, allocated, reserved = (int(g) for g in m.groups())
+        if free + allocated + reserved != usable:
+            return f"free {free} + allocated {allocated} + reserved {reserved} != usable {usable} KiB"
+        metadata = ram_bytes // 4096 * 12 // 1024 * 5 // 4  # span may exceed RAM (holes)
+        if reserved > 2048 + metadata:
+            return f"reserved {reserved} KiB, more than 2 MiB + buddy metadata ({metadata} KiB)"
+        return None
+    return check
+
+
 BACKTRACE_LINE = r"#\d+\s+0x[0-9a-f]{16} "
 REGISTERS = [r"registers:", r"rax=[0-9a-f]{16} rbx=", r"rip=[0-9a-f]{16} rflags=",
              r"cr0=[0-9a-f]{16} cr2=", r"backtrace:", r"exo: kernel panic, system halted"]
@@ -71,13 +94,31 @@ TESTS = [
               markers=[r"PANIC: deliberate panic requested by test=panic",
                        r"at \S*boot_selftests\.cpp:\d+"] + REGISTERS +
               [BACKTRACE_LINE + r"mk::selftest::.*panic_on_purpose\(\)\+0x",
-               BACKTRACE_LINE + r"mk::selftest::deliberate_panic\(", BACKTRACE_LINE + "kernel_main"]),
+               BACKTRACE_LINE + r"mk::selftest::deliberate_panic\(",
+               BACKTRACE_LINE + r"mk::.*continue_boot\(\)"]),
     GuestTest("exception-report", "test=fault", expect_exit=qemu.EXIT_PANIC,
               markers=[r"PANIC: CPU exception 6 \(invalid opcode\)"] + REGISTERS +
               [BACKTRACE_LINE + r"mk::selftest::.*execute_invalid_opcode\(\)"]),
     GuestTest("assert-report", "test=assert", expect_exit=qemu.EXIT_PANIC,
               markers=[r"PANIC: assertion `.*` failed: deliberate assertion failure",
                        r"at \S*boot_selftests\.cpp:\d+", BACKTRACE_LINE + r"mk::selftest::failed_assertion"]),
+    GuestTest("memory-64M", "test=memory", memory="64M", markers=[r"EXO-TEST: memory PASS"],
+              check=accounting_check(64 * MiB, False)),
+    GuestTest("memory-512M", "test=memory", memory="512M", markers=[r"EXO-TEST: memory PASS"],
+              check=accounting_check(512 * MiB, False)),
+    GuestTest("memory-4G", "test=memory", memory="4G", markers=[r"EXO-TEST: memory PASS"],
+              check=accounting_check(4096 * MiB, True), timeout=120),
+    GuestTest("wx-kernel-text", "test=wx-text", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: page fault: kernel write 0xffffffff8[0-9a-f]+ "
+                       r"\(error code 0x3: protection violation\)"] + REGISTERS +
+              [BACKTRACE_LINE + r"mk::selftest::write_kernel_text\("]),
+    GuestTest("wx-heap-exec", "test=wx-heap", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: page fault: kernel execute 0xffff8000[0-9a-f]+ "
+                       r"\(error code 0x11: protection violation\)"] + REGISTERS),
+    GuestTest("kernel-stack-overflow", "test=stack-overflow", expect_exit=qemu.EXIT_PANIC,
+              markers=[r"PANIC: kernel stack overflow: guard page hit at 0xffffff00[0-9a-f]+ "
+                       r"\(double fault\)"] + REGISTERS +
+              [BACKTRACE_LINE + r"mk::selftest::.*recurse_forever"]),
     GuestTest("unknown-test-fails", "test=no-such-test", expect_exit=qemu.EXIT_FAIL,
               markers=[r"no test named 'no-such-test'", r"EXO-TEST: no-such-test FAIL"]),
 ]

@@ -2,8 +2,10 @@
 #include "arch/x86_64/idt.hpp"
 
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/interrupt_frame.hpp"
 #include "core/panic.hpp"
+#include "mm/kernel_stack.hpp"
 
 #include <stdint.h>
 
@@ -71,8 +73,10 @@ constexpr const char* kExceptionNames[32] = {"divide error",
 void init() {
     for (int v = 0; v < 32; ++v) {
         uint64_t handler = isr_stub_table[v];
+        // A double fault gets its own stack: it is how a kernel stack overflow is reported.
+        uint8_t ist = v == 8 ? gdt::kDoubleFaultIst : 0;
         table[v] =
-            Gate{uint16_t(handler),       kKernelCodeSelector,     0, kInterruptGatePresentDpl0,
+            Gate{uint16_t(handler),       kKernelCodeSelector,     ist, kInterruptGatePresentDpl0,
                  uint16_t(handler >> 16), uint32_t(handler >> 32), 0};
     }
     Pointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(&table[0])};
@@ -84,12 +88,20 @@ void init() {
 // Every exception in ring 0 is a kernel bug for now: panic with the faulting frame.
 extern "C" void exception_dispatch(mk::InterruptFrame* frame) {
     const char* name = frame->vector < 32 ? mk::idt::kExceptionNames[frame->vector] : "interrupt";
+    if ((frame->vector == 14 || frame->vector == 8) && mk::is_stack_guard(mk::cpu::read_cr2())) {
+        mk::panic_with_frame(*frame, "kernel stack overflow: guard page hit at 0x%lx (%s)",
+                             mk::cpu::read_cr2(), name);
+    }
     if (frame->vector == 14) {
-        mk::panic_with_frame(*frame, "page fault at 0x%lx (error code 0x%lx: %s %s%s)",
-                             mk::cpu::read_cr2(), frame->error_code,
-                             (frame->error_code & 1) ? "protection violation" : "not present",
-                             (frame->error_code & 2) ? "write" : "read",
-                             (frame->error_code & 16) ? " instruction fetch" : "");
+        // Error code bits (SDM vol. 3A 4.7): P, W/R, U/S, RSVD, I/D.
+        uint64_t e = frame->error_code;
+        const char* access = (e & 16) ? "execute" : (e & 2) ? "write" : "read";
+        mk::panic_with_frame(
+            *frame, "page fault: %s %s 0x%lx (error code 0x%lx: %s%s%s)",
+            (e & 4) ? "user" : "kernel", access, mk::cpu::read_cr2(), e,
+            (e & 1) ? "protection violation" : "page not present",
+            (e & 8) ? ", reserved bit set" : "",
+            (frame->rip < 0xFFFF800000000000ull && !(e & 4)) ? ", rip in lower half" : "");
     }
     mk::panic_with_frame(*frame, "CPU exception %lu (%s), error code 0x%lx", frame->vector, name,
                          frame->error_code);

@@ -1,0 +1,98 @@
+// Kernel page tables (Intel SDM vol. 3A 4.5, 4.6): text R-X, rodata R--, data and bss RW- NX,
+// the direct map RW- NX in 2 MiB pages. Every kernel page is global (CR4.PGE, set at boot).
+#include "mm/kernel_space.hpp"
+
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.h"
+#include "core/log.hpp"
+#include "core/panic.hpp"
+#include "lib/page_table.hpp"
+#include "lib/phys_ranges.hpp"
+#include "mm/physical.hpp"
+
+extern "C" const uint8_t __text_start[], __text_end[], __rodata_start[], __rodata_end[],
+    __data_start[], __data_end[], __ksyms_start[], __kernel_end[];
+
+namespace mk::vm {
+namespace {
+
+struct KernelTableEnv {
+    exo::Result<uint64_t> allocate_table() {
+        uint64_t frame = TRY(pmm::allocate(0));
+        __builtin_memset(phys_to_virt(frame), 0, kPageSize);
+        return frame;
+    }
+    uint64_t* table(uint64_t phys) { return phys_to_virt<uint64_t>(phys); }
+};
+
+constinit KernelTableEnv env{};
+constinit uint64_t kernel_root = 0;
+
+uint64_t virt_to_image_phys(const uint8_t* p) {
+    return uint64_t(p) - KERNEL_VMA;
+}
+
+exo::Result<void> map_image_range(PageTable<KernelTableEnv>& pt, uint64_t start, uint64_t end,
+                                  uint32_t access) {
+    for (uint64_t v = align_down(start, kPageSize); v < align_up(end, kPageSize); v += kPageSize)
+        TRY(pt.map(v, v - KERNEL_VMA, kPageSize, access | kAccessGlobal));
+    return {};
+}
+
+constexpr uint64_t kMsrEfer = 0xC0000080;
+constexpr uint64_t kEferNxe = 1 << 11;
+constexpr uint64_t kCr4Smep = 1 << 20, kCr4Smap = 1 << 21;
+
+uint64_t read_msr(uint32_t msr) {
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t(hi) << 32) | lo;
+}
+
+} // namespace
+
+exo::Result<void> init(uint64_t direct_map_end) {
+    auto pt = TRY(PageTable<KernelTableEnv>::create(env));
+    // The boot section holds the GDT the CPU still uses; it stays readable in the kernel window.
+    TRY(map_image_range(pt, KERNEL_VMA + KERNEL_LOAD_PHYS, uint64_t(__text_start), kAccessRead));
+    TRY(map_image_range(pt, uint64_t(__text_start), uint64_t(__text_end), kAccessExecute));
+    TRY(map_image_range(pt, uint64_t(__rodata_start), uint64_t(__rodata_end), kAccessRead));
+    TRY(map_image_range(pt, uint64_t(__data_start), uint64_t(__data_end), kAccessWrite));
+    TRY(map_image_range(pt, uint64_t(__ksyms_start), uint64_t(__kernel_end), kAccessRead));
+
+    uint64_t end = align_up(direct_map_end, kLargePageSize);
+    for (uint64_t p = 0; p < end; p += kLargePageSize)
+        TRY(pt.map(DIRECT_MAP_BASE + p, p, kLargePageSize, kAccessWrite | kAccessGlobal));
+
+    kernel_root = pt.root();
+    asm volatile("mov %0, %%cr3" ::"r"(kernel_root) : "memory");
+    log::info("vm: kernel tables at 0x%lx: text R-X %lu KiB, rodata R-- %lu KiB, data RW- %lu "
+              "KiB, direct map of %lu MiB RW- NX",
+              pt.root(), (virt_to_image_phys(__text_end) - virt_to_image_phys(__text_start)) >> 10,
+              uint64_t(__rodata_end - __rodata_start) >> 10,
+              uint64_t(__data_end - __data_start) >> 10, end >> 20);
+    return {};
+}
+
+exo::Result<void> map_kernel_page(uint64_t virt, uint64_t phys, uint32_t access) {
+    PageTable<KernelTableEnv> pt(env, kernel_root);
+    TRY(pt.map(virt, phys, kPageSize, access | kAccessGlobal));
+    asm volatile("invlpg (%0)" ::"r"(virt) : "memory");
+    return {};
+}
+
+void enable_protection_features() {
+    if (!(read_msr(kMsrEfer) & kEferNxe))
+        EXO_PANIC("the CPU has no NX bit: W^X cannot be enforced");
+    auto leaf7 = cpu::cpuid(7, 0);
+    uint64_t cr4 = cpu::read_cr4();
+    bool smep = leaf7.ebx & (1u << 7), smap = leaf7.ebx & (1u << 20);
+    if (smep)
+        cr4 |= kCr4Smep;
+    if (smap)
+        cr4 |= kCr4Smap;
+    asm volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
+    log::info("vm: NX on, SMEP %s, SMAP %s", smep ? "on" : "absent", smap ? "on" : "absent");
+}
+
+} // namespace mk::vm

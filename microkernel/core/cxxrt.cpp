@@ -5,6 +5,8 @@
 
 #include "core/panic.hpp"
 
+#include <new>
+
 extern "C" {
 
 using Constructor = void (*)();
@@ -20,6 +22,8 @@ void __cxa_pure_virtual() {
 // libstdc++'s header-only pieces (string_view, array) report misuse through these; in ring 0
 // a misuse is a kernel bug.
 namespace std {
+const nothrow_t nothrow{}; // the tag of the only operator new the kernel has (mm/kernel_heap.cpp)
+
 [[noreturn]] void __throw_out_of_range_fmt(const char* fmt, ...) {
     EXO_PANIC("libstdc++ range check failed: %s", fmt);
 }

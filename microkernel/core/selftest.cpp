@@ -12,6 +12,7 @@ constexpr Test kTests[] = {
     {"fault", invalid_opcode},     {"assert", failed_assertion},
     {"memory", memory_accounting}, {"wx-text", write_kernel_text},
     {"wx-heap", execute_heap},     {"stack-overflow", overflow_kernel_stack},
+    {"heap", kernel_heap},
 };
 
 } // namespace

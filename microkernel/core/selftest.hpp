@@ -35,5 +35,6 @@ bool memory_accounting(const Context&);
 bool write_kernel_text(const Context&);
 bool execute_heap(const Context&);
 bool overflow_kernel_stack(const Context&);
+bool kernel_heap(const Context&);
 
 } // namespace mk::selftest

@@ -77,8 +77,19 @@ exo::Result<void> init(uint64_t direct_map_end) {
 exo::Result<void> map_kernel_page(uint64_t virt, uint64_t phys, uint32_t access) {
     PageTable<KernelTableEnv> pt(env, kernel_root);
     TRY(pt.map(virt, phys, kPageSize, access | kAccessGlobal));
-    asm volatile("invlpg (%0)" ::"r"(virt) : "memory");
+    invalidate_page(virt);
     return {};
+}
+
+exo::Result<uint64_t> unmap_kernel_page(uint64_t virt) {
+    PageTable<KernelTableEnv> pt(env, kernel_root);
+    uint64_t phys = TRY(pt.unmap(virt, kPageSize));
+    invalidate_page(virt);
+    return phys;
+}
+
+void invalidate_page(uint64_t virt) {
+    asm volatile("invlpg (%0)" ::"r"(virt) : "memory");
 }
 
 void enable_protection_features() {

@@ -15,6 +15,13 @@ exo::Result<void> init(uint64_t direct_map_end);
 // Maps one 4 KiB kernel page (global) in the kernel tables and flushes its TLB entry.
 exo::Result<void> map_kernel_page(uint64_t virt, uint64_t phys, uint32_t access);
 
+// Removes a 4 KiB kernel page; returns the physical frame it mapped (not freed).
+exo::Result<uint64_t> unmap_kernel_page(uint64_t virt);
+
+// Drops the TLB entry of one kernel page. The one place every kernel mapping change goes
+// through, so the SMP issue can turn it into a shootdown.
+void invalidate_page(uint64_t virt);
+
 // Requires NX (W^X depends on it); turns on SMEP and SMAP where the CPU has them.
 void enable_protection_features();
 

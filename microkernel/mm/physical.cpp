@@ -161,6 +161,11 @@ void log_summary() {
         log::info("buddy: %lu frames managed, largest free block order %d, unusable free space "
                   "for 4 MiB requests %u per mille",
                   core.total_frames(), core.largest_free_order(), core.fragmentation_permille());
+        log::debug("buddy: free blocks per order 0-10: %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu",
+                   core.free_blocks(0), core.free_blocks(1), core.free_blocks(2),
+                   core.free_blocks(3), core.free_blocks(4), core.free_blocks(5),
+                   core.free_blocks(6), core.free_blocks(7), core.free_blocks(8),
+                   core.free_blocks(9), core.free_blocks(10));
     });
 }
 

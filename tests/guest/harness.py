@@ -108,6 +108,9 @@ TESTS = [
               check=accounting_check(512 * MiB, False)),
     GuestTest("memory-4G", "test=memory", memory="4G", markers=[r"EXO-TEST: memory PASS"],
               check=accounting_check(4096 * MiB, True), timeout=120),
+    GuestTest("kernel-heap", "test=heap", memory="128M",
+              markers=[r"EXO-TEST: heap PASS", r"heap: heap-16 .* per slab\)",
+                       r"selftest heap: \d+ blocks of 2048 bytes before NoMemory"]),
     GuestTest("wx-kernel-text", "test=wx-text", expect_exit=qemu.EXIT_PANIC,
               markers=[r"PANIC: page fault: kernel write 0xffffffff8[0-9a-f]+ "
                        r"\(error code 0x3: protection violation\)"] + REGISTERS +

@@ -70,15 +70,24 @@ void print_backtrace(uint64_t rip, uint64_t rbp, AddressKind rip_kind) {
     cpu::halt_forever();
 }
 
-// Returns true when this is the first panic; a panic inside the panic path only halts.
-bool enter() {
+// The whole report: message, location (software panics), registers, backtrace. A panic inside
+// the panic path only halts.
+[[noreturn]] void report(const InterruptFrame& f, AddressKind rip_kind, uint64_t walk_rbp,
+                         const char* file, int line, const char* fmt, va_list ap) {
     cpu::disable_interrupts();
     if (panicking) {
         log::raw("\nexo: nested panic, halting\n");
         finish();
     }
     panicking = true;
-    return true;
+    log::raw("\nPANIC: ");
+    log::vraw(fmt, ap);
+    log::raw("\n");
+    if (file)
+        log::raw("  at %s:%d\n", file, line);
+    print_registers(f, rip_kind);
+    print_backtrace(f.rip, walk_rbp, rip_kind);
+    finish();
 }
 
 } // namespace
@@ -116,31 +125,18 @@ void panic_at(const char* file, int line, const char* fmt, ...) {
     asm volatile("movq %%cs, %0\n\tmovq %%ss, %1" : "=r"(f.cs), "=r"(f.ss));
     uint64_t rbp = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
 
-    enter();
-    log::raw("\nPANIC: ");
     va_list ap;
     va_start(ap, fmt);
-    log::vraw(fmt, ap);
-    va_end(ap);
-    log::raw("\n  at %s:%d\n", file, line);
-    print_registers(f, AddressKind::ReturnAddress);
     // #0 is the call site in the function that panicked; the walk continues from that
     // function's frame, whose address panic_at's own frame holds.
-    print_backtrace(f.rip, *reinterpret_cast<const uint64_t*>(rbp), AddressKind::ReturnAddress);
-    finish();
+    report(f, AddressKind::ReturnAddress, *reinterpret_cast<const uint64_t*>(rbp), file, line, fmt,
+           ap);
 }
 
 void panic_with_frame(const InterruptFrame& frame, const char* fmt, ...) {
-    enter();
-    log::raw("\nPANIC: ");
     va_list ap;
     va_start(ap, fmt);
-    log::vraw(fmt, ap);
-    va_end(ap);
-    log::raw("\n");
-    print_registers(frame, AddressKind::Instruction);
-    print_backtrace(frame.rip, frame.rbp, AddressKind::Instruction);
-    finish();
+    report(frame, AddressKind::Instruction, frame.rbp, nullptr, 0, fmt, ap);
 }
 
 } // namespace mk

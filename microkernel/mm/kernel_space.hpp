@@ -2,6 +2,8 @@
 // map of physical memory, nothing else (no identity map, no user pages yet).
 #pragma once
 
+#include "arch/x86_64/layout.h"
+
 #include <exo/result.hpp>
 
 #include <stdint.h>
@@ -28,7 +30,7 @@ void enable_protection_features();
 // The kernel mapping of a physical address (valid below direct_map_end).
 template <typename T = void>
 T* phys_to_virt(uint64_t phys) {
-    return reinterpret_cast<T*>(0xFFFF800000000000ull + phys);
+    return reinterpret_cast<T*>(DIRECT_MAP_BASE + phys);
 }
 
 } // namespace mk::vm

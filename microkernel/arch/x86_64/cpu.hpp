@@ -55,6 +55,12 @@ inline uint64_t read_rflags() {
     return v;
 }
 
+// Operand of lgdt/lidt (Intel SDM vol. 3A 3.5.1, 6.10).
+struct [[gnu::packed]] DescriptorTablePointer {
+    uint16_t limit;
+    uint64_t base;
+};
+
 struct CpuidResult {
     uint32_t eax, ebx, ecx, edx;
 };

@@ -1,6 +1,8 @@
 // Boot-CPU GDT and TSS. The SMP issue makes these per-CPU.
 #include "arch/x86_64/gdt.hpp"
 
+#include "arch/x86_64/cpu.hpp"
+
 #include <stddef.h>
 
 namespace mk::gdt {
@@ -16,11 +18,6 @@ struct [[gnu::packed]] Tss {
     uint16_t iomap_base;
 };
 static_assert(sizeof(Tss) == 104);
-
-struct [[gnu::packed]] Pointer {
-    uint16_t limit;
-    uint64_t base;
-};
 
 constexpr size_t kIstStackSize = 16384;
 alignas(16) constinit uint8_t double_fault_stack[kIstStackSize] = {};
@@ -49,7 +46,7 @@ void init() {
                (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
     table[6] = base >> 32;
 
-    Pointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(table)};
+    cpu::DescriptorTablePointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(table)};
     asm volatile("lgdt %0\n\t"
                  "pushq %1\n\t"
                  "leaq 1f(%%rip), %%rax\n\t"

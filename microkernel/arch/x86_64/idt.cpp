@@ -4,6 +4,7 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/interrupt_frame.hpp"
+#include "arch/x86_64/layout.h"
 #include "core/panic.hpp"
 #include "mm/kernel_stack.hpp"
 
@@ -25,12 +26,6 @@ struct [[gnu::packed]] Gate {
 };
 static_assert(sizeof(Gate) == 16);
 
-struct [[gnu::packed]] Pointer {
-    uint16_t limit;
-    uint64_t base;
-};
-
-constexpr uint16_t kKernelCodeSelector = 0x08;
 constexpr uint8_t kInterruptGatePresentDpl0 = 0x8E;
 
 constinit Gate table[256] = {};
@@ -76,10 +71,10 @@ void init() {
         // A double fault gets its own stack: it is how a kernel stack overflow is reported.
         uint8_t ist = v == 8 ? gdt::kDoubleFaultIst : 0;
         table[v] =
-            Gate{uint16_t(handler),       kKernelCodeSelector,     ist, kInterruptGatePresentDpl0,
+            Gate{uint16_t(handler),       gdt::kKernelCode,        ist, kInterruptGatePresentDpl0,
                  uint16_t(handler >> 16), uint32_t(handler >> 32), 0};
     }
-    Pointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(&table[0])};
+    cpu::DescriptorTablePointer pointer{sizeof table - 1, reinterpret_cast<uint64_t>(&table[0])};
     asm volatile("lidt %0" ::"m"(pointer));
 }
 
@@ -96,12 +91,12 @@ extern "C" void exception_dispatch(mk::InterruptFrame* frame) {
         // Error code bits (SDM vol. 3A 4.7): P, W/R, U/S, RSVD, I/D.
         uint64_t e = frame->error_code;
         const char* access = (e & 16) ? "execute" : (e & 2) ? "write" : "read";
-        mk::panic_with_frame(
-            *frame, "page fault: %s %s 0x%lx (error code 0x%lx: %s%s%s)",
-            (e & 4) ? "user" : "kernel", access, mk::cpu::read_cr2(), e,
-            (e & 1) ? "protection violation" : "page not present",
-            (e & 8) ? ", reserved bit set" : "",
-            (frame->rip < 0xFFFF800000000000ull && !(e & 4)) ? ", rip in lower half" : "");
+        mk::panic_with_frame(*frame, "page fault: %s %s 0x%lx (error code 0x%lx: %s%s%s)",
+                             (e & 4) ? "user" : "kernel", access, mk::cpu::read_cr2(), e,
+                             (e & 1) ? "protection violation" : "page not present",
+                             (e & 8) ? ", reserved bit set" : "",
+                             (frame->rip < DIRECT_MAP_BASE && !(e & 4)) ? ", rip in lower half"
+                                                                        : "");
     }
     mk::panic_with_frame(*frame, "CPU exception %lu (%s), error code 0x%lx", frame->vector, name,
                          frame->error_code);

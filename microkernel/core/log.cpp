@@ -1,9 +1,10 @@
-// Kernel log: "[seconds.micros] level: message" lines on COM1. Single CPU for now; the SMP issue
-// adds a lock so lines from different CPUs do not interleave.
+// Kernel log: "[seconds.micros] level: message" lines on COM1, under a lock so lines from
+// different CPUs do not interleave. A panic turns the lock off (the CPU holding it is stopped).
 #include "core/log.hpp"
 
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/serial.hpp"
+#include "arch/x86_64/spinlock.hpp"
 
 #include <exo/format.hpp>
 
@@ -11,6 +12,24 @@ namespace mk::log {
 namespace {
 
 constinit Level min_level = Level::Info;
+constinit IrqSpinLock lock{};
+constinit bool panic_mode = false;
+
+// Holds the log lock for one line or one raw write, except in panic mode.
+class LineGuard {
+public:
+    LineGuard() : locked_(!panic_mode) {
+        if (locked_)
+            lock.lock();
+    }
+    ~LineGuard() {
+        if (locked_)
+            lock.unlock();
+    }
+
+private:
+    bool locked_;
+};
 
 void serial_sink(void*, const char* s, size_t n) {
     serial::write(s, n);
@@ -41,6 +60,7 @@ void vwrite(Level level, const char* fmt, va_list ap) {
     if (level < min_level)
         return;
     uint64_t ns = clock::now_ns();
+    LineGuard guard;
     exo::format_to(kConsole, "[%5lu.%06lu] %s: ", ns / 1000000000, (ns / 1000) % 1000000,
                    level_name(level));
     exo::vformat_to(kConsole, fmt, ap);
@@ -61,14 +81,19 @@ MK_LOG_LEVEL_FN(error, Level::Error)
 #undef MK_LOG_LEVEL_FN
 
 void vraw(const char* fmt, va_list ap) {
+    LineGuard guard;
     exo::vformat_to(kConsole, fmt, ap);
 }
 
 void raw(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    exo::vformat_to(kConsole, fmt, ap);
+    vraw(fmt, ap);
     va_end(ap);
+}
+
+void enter_panic_mode() {
+    panic_mode = true;
 }
 
 } // namespace mk::log

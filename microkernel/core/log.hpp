@@ -19,4 +19,8 @@ void vwrite(Level level, const char* fmt, va_list ap);
 [[gnu::format(printf, 1, 2)]] void raw(const char* fmt, ...);
 void vraw(const char* fmt, va_list ap);
 
+// From now on, write without taking the log lock (the panic path: other CPUs are stopped and
+// one of them may hold it).
+void enter_panic_mode();
+
 } // namespace mk::log

@@ -1,23 +1,30 @@
 // kernel_main: the first C++ the kernel runs (entered from boot/entry.S in 64-bit mode on the
 // boot stack). Brings up the console, reads the boot information, then runs a self-test or
 // reports ready.
+#include "arch/x86_64/apic.hpp"
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/idt.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/qemu.hpp"
 #include "arch/x86_64/serial.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "core/cxxrt.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
 #include "core/selftest.hpp"
+#include "lib/acpi.hpp"
 #include "lib/cmdline.hpp"
 #include "lib/ksyms.hpp"
 #include "lib/multiboot2.hpp"
 #include "mm/kernel_space.hpp"
 #include "mm/kernel_stack.hpp"
 #include "mm/physical.hpp"
+#include "sched/fpu.hpp"
+#include "sched/scheduler.hpp"
 
 extern "C" const uint8_t __ksyms_start[], __ksyms_end[];
 extern "C" const uint8_t boot_stack_bottom[], boot_stack_top[];
@@ -27,6 +34,8 @@ namespace {
 
 // The boot information is copied here, out of loader memory the kernel will reuse.
 constinit mb2::BootInfo boot_info{};
+constinit acpi::Topology topology{};
+constinit KernelStack boot_thread_stack{};
 
 // Largest boot-information block accepted (GRUB's are a few KiB; a UEFI memory map adds more).
 constexpr uint64_t kMaxBootInfoBytes = 1 << 20;
@@ -101,6 +110,68 @@ uint64_t direct_map_end() {
     return end;
 }
 
+// ACPI tables are read through the direct map, and only inside it (it covers RAM rounded up to
+// 2 MiB, which takes in the firmware-reserved tail of low memory where SeaBIOS puts them).
+bool read_physical(void*, uint64_t phys, void* out, size_t length) {
+    uint64_t end = vm::direct_map_limit();
+    if (phys >= end || length > end - phys)
+        return false;
+    __builtin_memcpy(out, vm::phys_to_virt(phys), length);
+    return true;
+}
+
+// The CPUs and interrupt controllers the firmware reports. Without a usable MADT the machine
+// runs on the boot CPU alone.
+void read_topology() {
+    if (!boot_info.has_rsdp) {
+        log::warn("acpi: no RSDP: one CPU, no I/O APIC");
+        return;
+    }
+    acpi::PhysicalReader reader{read_physical, nullptr};
+    if (auto r = acpi::parse(boot_info.rsdp, boot_info.rsdp_length, reader, topology); !r.ok()) {
+        log::warn("acpi: tables unusable (%s): one CPU, no I/O APIC", exo::status_name(r.status()));
+        topology = {};
+        return;
+    }
+    log::info("acpi: %s, OEM '%s': %zu CPUs, %zu I/O APICs, %zu overrides, LAPIC at 0x%lx%s",
+              topology.used_xsdt ? "XSDT" : "RSDT", topology.oem_id, topology.cpu_count,
+              topology.ioapic_count, topology.override_count, topology.lapic_base,
+              topology.legacy_pic ? ", 8259 PICs present" : "");
+}
+
+void start_cpus(const Cmdline& cmdline) {
+    uint32_t ids[acpi::kMaxCpus];
+    uint32_t count = 0;
+    for (size_t i = 0; i < topology.cpu_count; ++i)
+        if (topology.cpus[i].enabled)
+            ids[count++] = topology.cpus[i].apic_id;
+    if (cmdline.get("smp") == "off" || count <= 1)
+        return;
+    uint32_t started = smp::start_secondary_cpus(ids, count);
+    log::info("smp: %u of %u CPUs online", percpu::online_count(), count);
+    (void)started;
+}
+
+// Interrupts, time, the FPU, the scheduler and the other CPUs. Runs as the thread "boot".
+void init_cpus(const Cmdline& cmdline) {
+    percpu::cpu(0).apic_id = 0;
+    smp::init();
+    if (auto r = fpu::init_boot(); !r.ok())
+        EXO_PANIC("fpu: %s", exo::status_name(r.status()));
+    if (auto r = apic::init_boot(); !r.ok())
+        EXO_PANIC("local APIC: %s", exo::status_name(r.status()));
+    percpu::cpu(0).apic_id = apic::id();
+    read_topology();
+    if (auto r = ioapic::init(topology); !r.ok())
+        log::warn("ioapic: %s", exo::status_name(r.status()));
+    if (auto r = sched::init(sched::Config{}, boot_thread_stack); !r.ok())
+        EXO_PANIC("scheduler: %s", exo::status_name(r.status()));
+    panic_set_hooks({.stop_other_cpus = smp::stop_other_cpus,
+                     .stack_bounds = sched::current_stack_bounds});
+    cpu::enable_interrupts();
+    start_cpus(cmdline);
+}
+
 void init_memory(uint64_t info_phys) {
     // Phase 1 frees only what the boot tables map, so the new tables are built from it.
     if (auto r = pmm::init(boot_info, info_phys, BOOT_MAPPED_BYTES); !r.ok())
@@ -116,6 +187,7 @@ void init_memory(uint64_t info_phys) {
 // The rest of boot, on a kernel stack with a guard page below it.
 [[noreturn]] void continue_boot() {
     Cmdline cmdline(boot_info.cmdline);
+    init_cpus(cmdline);
     if (cmdline.has("test"))
         selftest::run(cmdline.get("test"), {boot_info, cmdline});
     log::raw("exo: ready\n");
@@ -131,11 +203,12 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
     using namespace mk;
     clock::mark_boot();
     serial::init();
+    percpu::install(percpu::cpu(0), 0, 0);
     run_global_constructors();
     panic_set_stack_bounds(reinterpret_cast<uint64_t>(boot_stack_bottom),
                            reinterpret_cast<uint64_t>(boot_stack_top));
     load_symbols();
-    gdt::init();
+    gdt::init_boot(percpu::cpu(0));
     idt::init();
 
     log::raw("\nExo-OS " EXO_VERSION " - x86-64 capability microkernel\n");
@@ -154,5 +227,6 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
     if (!stack.ok())
         EXO_PANIC("no kernel stack: %s", exo::status_name(stack.status()));
     panic_set_stack_bounds(stack.value().bottom, stack.value().top);
+    boot_thread_stack = stack.value();
     run_on_stack(stack.value(), continue_boot);
 }

@@ -6,6 +6,7 @@
 #include "arch/x86_64/qemu.hpp"
 #include "core/log.hpp"
 
+#include <atomic>
 #include <exo/assert.hpp>
 #include <stdarg.h>
 
@@ -17,7 +18,8 @@ constexpr int kMaxBacktraceDepth = 32;
 constinit PanicConfig config{};
 constinit SymbolTable symbols{};
 constinit uint64_t stack_low = 0, stack_high = 0;
-constinit bool panicking = false;
+constinit std::atomic<bool> panicking{false};
+constinit PanicHooks hooks{};
 
 // A return address points after the call, which for a call to a noreturn function is already
 // past the end of the caller: such addresses are looked up one byte earlier.
@@ -75,11 +77,16 @@ void print_backtrace(uint64_t rip, uint64_t rbp, AddressKind rip_kind) {
 [[noreturn]] void report(const InterruptFrame& f, AddressKind rip_kind, uint64_t walk_rbp,
                          const char* file, int line, const char* fmt, va_list ap) {
     cpu::disable_interrupts();
-    if (panicking) {
-        log::raw("\nexo: nested panic, halting\n");
-        finish();
+    if (panicking.exchange(true, std::memory_order_acq_rel)) {
+        // A nested panic on this CPU, or another CPU's panic already being reported (which
+        // stops this CPU with an NMI anyway): only halt.
+        cpu::halt_forever();
     }
-    panicking = true;
+    if (hooks.stop_other_cpus)
+        hooks.stop_other_cpus();
+    log::enter_panic_mode();
+    if (hooks.stack_bounds)
+        hooks.stack_bounds(stack_low, stack_high);
     log::raw("\nPANIC: ");
     log::vraw(fmt, ap);
     log::raw("\n");
@@ -94,6 +101,17 @@ void print_backtrace(uint64_t rip, uint64_t rbp, AddressKind rip_kind) {
 
 void panic_set_config(PanicConfig c) {
     config = c;
+}
+void report_stopped_cpu(uint32_t index, const InterruptFrame& frame) {
+    log::raw("CPU %u stopped at ", index);
+    print_address(frame.rip, AddressKind::Instruction);
+}
+
+void panic_set_hooks(PanicHooks h) {
+    hooks = h;
+}
+bool panic_in_progress() {
+    return panicking.load(std::memory_order_acquire);
 }
 void panic_set_symbols(const SymbolTable& table) {
     symbols = table;

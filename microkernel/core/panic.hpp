@@ -12,6 +12,17 @@ struct PanicConfig {
 };
 
 void panic_set_config(PanicConfig config);
+
+// What the panic path asks of the rest of the kernel, when it exists.
+struct PanicHooks {
+    void (*stop_other_cpus)() = nullptr;                      // SMP: NMI to every other CPU
+    void (*stack_bounds)(uint64_t& low, uint64_t& high) = nullptr; // the current thread's stack
+};
+void panic_set_hooks(PanicHooks hooks);
+// True once any CPU has begun a panic (the NMI handler halts instead of reporting).
+bool panic_in_progress();
+// An NMI stopped this CPU during another CPU's panic: one line with where it was.
+void report_stopped_cpu(uint32_t index, const InterruptFrame& frame);
 void panic_set_symbols(const SymbolTable& table);
 // The stack the backtrace may walk: frame pointers outside it end the walk.
 void panic_set_stack_bounds(uint64_t low, uint64_t high);

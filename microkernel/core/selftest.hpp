@@ -36,5 +36,10 @@ bool write_kernel_text(const Context&);
 bool execute_heap(const Context&);
 bool overflow_kernel_stack(const Context&);
 bool kernel_heap(const Context&);
+bool thread_lifecycle(const Context&);
+bool preemption(const Context&);
+bool fpu_state(const Context&);
+bool all_cpus(const Context&);
+bool sleep_and_wait(const Context&);
 
 } // namespace mk::selftest

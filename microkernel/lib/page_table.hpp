@@ -13,6 +13,8 @@ namespace pte {
 inline constexpr uint64_t kPresent = 1ull << 0;
 inline constexpr uint64_t kWrite = 1ull << 1;
 inline constexpr uint64_t kUser = 1ull << 2;
+inline constexpr uint64_t kWriteThrough = 1ull << 3;
+inline constexpr uint64_t kCacheDisable = 1ull << 4;
 inline constexpr uint64_t kHuge = 1ull << 7; // 2 MiB page in a PD entry
 inline constexpr uint64_t kGlobal = 1ull << 8;
 inline constexpr uint64_t kNoExecute = 1ull << 63;
@@ -30,6 +32,7 @@ enum Access : uint32_t {
     kAccessExecute = 1u << 1,
     kAccessUser = 1u << 2,
     kAccessGlobal = 1u << 3,
+    kAccessUncached = 1u << 4, // device memory (PCD|PWT: strong uncacheable with the default PAT)
 };
 
 struct Mapping {
@@ -136,6 +139,8 @@ private:
             flags |= pte::kUser;
         if (access & kAccessGlobal)
             flags |= pte::kGlobal;
+        if (access & kAccessUncached)
+            flags |= pte::kCacheDisable | pte::kWriteThrough;
         return flags;
     }
 
@@ -149,6 +154,8 @@ private:
             access |= kAccessUser;
         if (entry & pte::kGlobal)
             access |= kAccessGlobal;
+        if (entry & pte::kCacheDisable)
+            access |= kAccessUncached;
         return access;
     }
 

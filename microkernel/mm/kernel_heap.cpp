@@ -1,8 +1,9 @@
-// Kernel heap over ObjectCache (lib/object_cache.hpp) and the buddy (mm/physical). One CPU for
-// now: the SMP issue adds a lock (or per-CPU caches) around each class.
+// Kernel heap over ObjectCache (lib/object_cache.hpp) and the buddy (mm/physical). One lock per
+// size class (interrupts disabled while held); per-CPU magazines would remove the sharing.
 #include "mm/kernel_heap.hpp"
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/spinlock.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
 #include "lib/object_cache.hpp"
@@ -36,6 +37,7 @@ constinit FramePageSource pages{};
 alignas(ObjectCache<FramePageSource>) constinit unsigned char storage[kClassCount][sizeof(
     ObjectCache<FramePageSource>)] = {};
 constinit bool ready = false;
+constinit IrqSpinLock locks[kClassCount] = {};
 
 ObjectCache<FramePageSource>& cache(size_t index) {
     if (!ready) {
@@ -60,31 +62,41 @@ exo::Result<size_t> class_of(size_t size) {
 
 exo::Result<void*> allocate(size_t size) {
     size_t index = TRY(class_of(size));
+    LockGuard guard(locks[index]);
     return cache(index).allocate();
 }
 
 exo::Result<void> free(void* block, size_t size) {
     size_t index = TRY(class_of(size));
+    LockGuard guard(locks[index]);
     return cache(index).free(block);
 }
 
 size_t trim() {
     size_t released = 0;
-    for (size_t i = 0; i < kClassCount; ++i)
+    for (size_t i = 0; i < kClassCount; ++i) {
+        LockGuard guard(locks[i]);
         released += cache(i).release_empty_slabs();
+    }
     return released;
 }
 
 size_t pages_held() {
     size_t slabs = 0;
-    for (size_t i = 0; i < kClassCount; ++i)
+    for (size_t i = 0; i < kClassCount; ++i) {
+        LockGuard guard(locks[i]);
         slabs += cache(i).stats().slabs;
+    }
     return slabs;
 }
 
 void log_stats() {
     for (size_t i = 0; i < kClassCount; ++i) {
-        auto s = cache(i).stats();
+        ObjectCache<FramePageSource>::Stats s;
+        {
+            LockGuard guard(locks[i]);
+            s = cache(i).stats();
+        }
         log::info("heap: %-9s %5zu live objects in %3zu slabs (%zu empty, %zu per slab)", s.name,
                   s.live_objects, s.slabs, s.empty_slabs, s.objects_per_slab);
     }

@@ -4,6 +4,8 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/smp.hpp"
+#include "arch/x86_64/spinlock.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
 #include "lib/page_table.hpp"
@@ -27,6 +29,11 @@ struct KernelTableEnv {
 
 constinit KernelTableEnv env{};
 constinit uint64_t kernel_root = 0;
+// Serializes changes to the kernel tables (TLB shootdowns happen after it is released: a CPU
+// waiting for other CPUs' acknowledgements must not hold a lock they may spin on).
+constinit IrqSpinLock tables_lock{};
+constinit uint64_t mmio_next = kMmioRegion;
+constinit uint64_t direct_map_end_aligned = 0;
 
 uint64_t virt_to_image_phys(const uint8_t* p) {
     return uint64_t(p) - KERNEL_VMA;
@@ -39,15 +46,8 @@ exo::Result<void> map_image_range(PageTable<KernelTableEnv>& pt, uint64_t start,
     return {};
 }
 
-constexpr uint64_t kMsrEfer = 0xC0000080;
 constexpr uint64_t kEferNxe = 1 << 11;
 constexpr uint64_t kCr4Smep = 1 << 20, kCr4Smap = 1 << 21;
-
-uint64_t read_msr(uint32_t msr) {
-    uint32_t lo, hi;
-    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return (uint64_t(hi) << 32) | lo;
-}
 
 } // namespace
 
@@ -61,6 +61,7 @@ exo::Result<void> init(uint64_t direct_map_end) {
     TRY(map_image_range(pt, uint64_t(__ksyms_start), uint64_t(__kernel_end), kAccessRead));
 
     uint64_t end = align_up(direct_map_end, kLargePageSize);
+    direct_map_end_aligned = end;
     for (uint64_t p = 0; p < end; p += kLargePageSize)
         TRY(pt.map(DIRECT_MAP_BASE + p, p, kLargePageSize, kAccessWrite | kAccessGlobal));
 
@@ -75,25 +76,80 @@ exo::Result<void> init(uint64_t direct_map_end) {
 }
 
 exo::Result<void> map_kernel_page(uint64_t virt, uint64_t phys, uint32_t access) {
-    PageTable<KernelTableEnv> pt(env, kernel_root);
-    TRY(pt.map(virt, phys, kPageSize, access | kAccessGlobal));
-    invalidate_page(virt);
+    {
+        LockGuard guard(tables_lock);
+        PageTable<KernelTableEnv> pt(env, kernel_root);
+        TRY(pt.map(virt, phys, kPageSize, access | kAccessGlobal));
+    }
+    // The entry was not present, and x86 caches no not-present entries: no other CPU can hold
+    // a stale translation, so a local flush is enough.
+    flush_local(virt);
     return {};
 }
 
 exo::Result<uint64_t> unmap_kernel_page(uint64_t virt) {
-    PageTable<KernelTableEnv> pt(env, kernel_root);
-    uint64_t phys = TRY(pt.unmap(virt, kPageSize));
-    invalidate_page(virt);
+    uint64_t phys;
+    TRY(unmap_kernel_pages(virt, 1, &phys));
     return phys;
 }
 
-void invalidate_page(uint64_t virt) {
+exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames) {
+    exo::Status status = exo::Status::Ok;
+    uint64_t done = 0;
+    {
+        LockGuard guard(tables_lock);
+        PageTable<KernelTableEnv> pt(env, kernel_root);
+        for (; done < count; ++done) {
+            auto phys = pt.unmap(virt + done * kPageSize, kPageSize);
+            if (!phys.ok()) {
+                status = phys.status();
+                break;
+            }
+            frames[done] = phys.value();
+        }
+    }
+    if (done > 0)
+        smp::shootdown(virt, done);
+    return status;
+}
+
+void flush_local(uint64_t virt) {
     asm volatile("invlpg (%0)" ::"r"(virt) : "memory");
 }
 
-void enable_protection_features() {
-    if (!(read_msr(kMsrEfer) & kEferNxe))
+void invalidate_page(uint64_t virt) {
+    smp::shootdown(virt, 1);
+}
+
+exo::Result<uint64_t> map_mmio(uint64_t phys, uint64_t size) {
+    uint64_t first = align_down(phys, kPageSize);
+    uint64_t pages = (align_up(phys + size, kPageSize) - first) / kPageSize;
+    if (size == 0 || phys + size < phys || pages > kMmioRegionSize / kPageSize)
+        return exo::Status::InvalidArgument;
+    uint64_t virt;
+    {
+        LockGuard guard(tables_lock);
+        if (mmio_next + pages * kPageSize > kMmioRegion + kMmioRegionSize)
+            return exo::Status::NoMemory;
+        virt = mmio_next;
+        mmio_next += pages * kPageSize;
+    }
+    for (uint64_t i = 0; i < pages; ++i)
+        TRY(map_kernel_page(virt + i * kPageSize, first + i * kPageSize,
+                            kAccessWrite | kAccessUncached));
+    return virt + (phys - first);
+}
+
+uint64_t direct_map_limit() {
+    return direct_map_end_aligned;
+}
+
+uint64_t kernel_tables() {
+    return kernel_root;
+}
+
+void enable_protection_features(bool report) {
+    if (!(cpu::read_msr(cpu::msr::kEfer) & kEferNxe))
         EXO_PANIC("the CPU has no NX bit: W^X cannot be enforced");
     auto leaf7 = cpu::cpuid(7, 0);
     uint64_t cr4 = cpu::read_cr4();
@@ -102,8 +158,9 @@ void enable_protection_features() {
         cr4 |= kCr4Smep;
     if (smap)
         cr4 |= kCr4Smap;
-    asm volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
-    log::info("vm: NX on, SMEP %s, SMAP %s", smep ? "on" : "absent", smap ? "on" : "absent");
+    cpu::write_cr4(cr4);
+    if (report)
+        log::info("vm: NX on, SMEP %s, SMAP %s", smep ? "on" : "absent", smap ? "on" : "absent");
 }
 
 } // namespace mk::vm

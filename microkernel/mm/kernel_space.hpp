@@ -19,13 +19,31 @@ exo::Result<void> map_kernel_page(uint64_t virt, uint64_t phys, uint32_t access)
 
 // Removes a 4 KiB kernel page; returns the physical frame it mapped (not freed).
 exo::Result<uint64_t> unmap_kernel_page(uint64_t virt);
+// Removes `count` consecutive pages with one TLB shootdown; frames[i] gets page i's frame. On
+// error, the pages before the failing one are unmapped (and their frames reported).
+exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames);
 
-// Drops the TLB entry of one kernel page. The one place every kernel mapping change goes
-// through, so the SMP issue can turn it into a shootdown.
+// Drops the TLB entry of one kernel page on every CPU (a shootdown IPI when others are online).
+// The one place every kernel mapping removal goes through.
 void invalidate_page(uint64_t virt);
+// Drops it on this CPU only.
+void flush_local(uint64_t virt);
 
-// Requires NX (W^X depends on it); turns on SMEP and SMAP where the CPU has them.
-void enable_protection_features();
+// Maps device registers [phys, phys + size) uncached in the MMIO region; returns the virtual
+// address of `phys`. Mappings are permanent (device registers stay for the kernel's life).
+inline constexpr uint64_t kMmioRegion = 0xFFFFFE0000000000ull;
+inline constexpr uint64_t kMmioRegionSize = 1ull << 30;
+exo::Result<uint64_t> map_mmio(uint64_t phys, uint64_t size);
+
+// The direct map covers physical [0, direct_map_limit()).
+uint64_t direct_map_limit();
+
+// Physical address of the kernel's top-level table (below 4 GiB: built from phase-1 memory).
+uint64_t kernel_tables();
+
+// Requires NX (W^X depends on it); turns on SMEP and SMAP where the CPU has them. Every CPU
+// calls it; the boot CPU reports what it found.
+void enable_protection_features(bool report = true);
 
 // The kernel mapping of a physical address (valid below direct_map_end).
 template <typename T = void>

@@ -4,6 +4,7 @@
 
 #include <exo/result.hpp>
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace mk {
@@ -18,9 +19,13 @@ struct KernelStack {
     uint64_t top;    // initial rsp
 };
 
-// Maps a fresh stack from physical frames. Stacks are not yet reclaimed: thread exit (the
-// scheduler issue) returns them.
+// Maps a fresh stack from physical frames.
 exo::Result<KernelStack> allocate_kernel_stack();
+// Unmaps it (with a TLB shootdown) and returns its frames. Interrupts must be enabled: the
+// shootdown waits for the other CPUs. The stack must not be in use on any CPU.
+void free_kernel_stack(const KernelStack& stack);
+// Unmaps the freed stacks kept mapped for reuse and returns their frames; returns how many.
+size_t trim_kernel_stacks();
 
 // True when `address` lies in the guard page of any kernel stack slot.
 bool is_stack_guard(uint64_t address);

@@ -4,9 +4,12 @@
 #include "mm/physical.hpp"
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "core/log.hpp"
 #include "lib/phys_ranges.hpp"
+
+#include <new>
 
 extern "C" const uint8_t __kernel_end[];
 
@@ -16,11 +19,28 @@ namespace {
 constexpr size_t kMaxReserved = 4 + mb2::kMaxModules;
 constexpr uint64_t kLowMemoryEnd = 1 << 20;
 
-LockedBuddy<SpinLock> buddy;
-// The boot CPU's cache of order-0 frames: uncharged single frames skip the lock most of the
-// time. The SMP issue gives each CPU its own (through per-CPU data). Cached frames are free
-// memory for accounting purposes.
-FrameCache<SpinLock> cpu0_frames(buddy);
+LockedBuddy<IrqSpinLock> buddy;
+// Each CPU's cache of order-0 frames: uncharged single frames skip the buddy's lock most of the
+// time. A cache takes no lock: it is used only by its CPU, with interrupts disabled (so the
+// thread cannot migrate in between). Cached frames are free memory for accounting purposes.
+using Cache = FrameCache<IrqSpinLock>;
+alignas(Cache) constinit unsigned char cache_storage[kMaxCpus][sizeof(Cache)] = {};
+
+Cache& cache(uint32_t cpu) {
+    return *std::launder(reinterpret_cast<Cache*>(cache_storage[cpu]));
+}
+
+void init_caches() {
+    for (uint32_t i = 0; i < kMaxCpus; ++i)
+        new (cache_storage[i]) Cache(buddy);
+}
+
+uint64_t cached_frames() {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < kMaxCpus; ++i)
+        n += cache(i).cached();
+    return n;
+}
 constinit Accounting acct{};
 constinit const mb2::BootInfo* boot = nullptr;
 constinit PhysRange reserved[kMaxReserved] = {};
@@ -85,6 +105,7 @@ exo::Result<void> init(const mb2::BootInfo& info, uint64_t boot_info_phys, uint6
     boot = &info;
     acct = {};
     reserved_count = 0;
+    init_caches();
     uint64_t highest = info.highest_usable_end();
     if (highest == 0)
         return exo::Status::NoMemory;
@@ -130,14 +151,22 @@ exo::Result<void> add_memory_above(uint64_t limit) {
 }
 
 exo::Result<uint64_t> allocate(unsigned order, FrameQuota* quota) {
-    if (order == 0 && quota == nullptr)
-        return cpu0_frames.allocate();
+    if (order == 0 && quota == nullptr) {
+        bool enabled = cpu::save_and_disable_interrupts();
+        auto frame = cache(this_cpu().index).allocate();
+        cpu::restore_interrupts(enabled);
+        return frame;
+    }
     return buddy.allocate(order, quota);
 }
 
 exo::Result<void> free(uint64_t address, unsigned order, FrameQuota* quota) {
-    if (order == 0 && quota == nullptr)
-        return cpu0_frames.free(address);
+    if (order == 0 && quota == nullptr) {
+        bool enabled = cpu::save_and_disable_interrupts();
+        auto freed = cache(this_cpu().index).free(address);
+        cpu::restore_interrupts(enabled);
+        return freed;
+    }
     return buddy.free(address, order, quota);
 }
 
@@ -147,17 +176,18 @@ const Accounting& accounting() {
 
 uint64_t free_bytes() {
     uint64_t frames = buddy.with_core([](BuddyAllocator& core) { return core.free_frames(); });
-    return (frames + cpu0_frames.cached()) * kFrameSize;
+    return (frames + cached_frames()) * kFrameSize;
 }
 
 uint64_t allocated_bytes() {
     uint64_t frames = buddy.with_core([](BuddyAllocator& core) { return core.allocated_frames(); });
-    return (frames - cpu0_frames.cached()) * kFrameSize;
+    return (frames - cached_frames()) * kFrameSize;
 }
 
 bool check_invariants() {
-    if (cpu0_frames.rejected() != 0)
-        return false; // a bad free reached the buddy through the cache
+    for (uint32_t i = 0; i < kMaxCpus; ++i)
+        if (cache(i).rejected() != 0)
+            return false; // a bad free reached the buddy through a cache
     return buddy.with_core([](BuddyAllocator& core) { return core.check_invariants(); });
 }
 

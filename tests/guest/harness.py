@@ -31,6 +31,7 @@ class GuestTest:
     markers: list = field(default_factory=list)  # regexes that must all match the log
     memory: str = "128M"
     uefi: bool = False
+    smp: int = 1
     timeout: int = 60
     check: object = None  # optional fn(log) -> error string or None
 
@@ -122,6 +123,25 @@ TESTS = [
               markers=[r"PANIC: kernel stack overflow: guard page hit at 0xffffff00[0-9a-f]+ "
                        r"\(double fault\)"] + REGISTERS +
               [BACKTRACE_LINE + r"mk::selftest::.*recurse_forever"]),
+    *[GuestTest(f"{name}-smp{n}", f"test={name}", smp=n, timeout=120,
+                markers=[rf"EXO-TEST: {name} PASS"] + extra)
+      for n in (1, 4)
+      for name, extra in (
+          # 10,000 kernel threads created and exited; every frame back to the buddy
+          ("threads", [r"threads: 10000 created and exited .* free memory (\d+) KiB before, \1 KiB after"]),
+          # two never-yielding threads on one CPU both progress in every interval
+          ("preempt", [r"preempt: interval 4: spinner A [1-9]\d*, spinner B [1-9]"]),
+          # xmm0-15 survive switches to threads that overwrite them
+          ("fpu", [r"fpu: 4 threads x 200 rounds, registers intact"]),
+          # every CPU runs pinned and unpinned work
+          ("smp", [rf"smp: {n} CPUs online; unpinned workers ran on CPU mask 0x{(1 << n) - 1:x}\b"]),
+          # sleep, wait timeout and wake-up
+          ("sleep", [r"sleep: 20 ms sleep took \d+ us; timeout and wake-up both delivered"]),
+      )],
+    GuestTest("smp-8-cpus-boot", "shutdown", smp=8, timeout=120,
+              markers=[r"smp: 8 of 8 CPUs online", r"^exo: ready$"]),
+    GuestTest("smp-2-cpus-boot", "shutdown", smp=2,
+              markers=[r"smp: 2 of 2 CPUs online", r"^exo: ready$"]),
     GuestTest("unknown-test-fails", "test=no-such-test", expect_exit=qemu.EXIT_FAIL,
               markers=[r"no test named 'no-such-test'", r"EXO-TEST: no-such-test FAIL"]),
 ]
@@ -145,7 +165,8 @@ def run_test(iso, test):
     with tempfile.TemporaryDirectory() as tmp:
         disk, log_path = os.path.join(tmp, "cmdline.img"), os.path.join(tmp, "serial.log")
         qemu.make_cmdline_disk(disk, test.cmdline)
-        cmd = qemu.qemu_command(iso, disk, test.memory, test.uefi, serial=f"file:{log_path}")
+        cmd = qemu.qemu_command(iso, disk, test.memory, test.uefi, smp=test.smp,
+                                serial=f"file:{log_path}")
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:

@@ -97,3 +97,12 @@ TEST_CASE("page table: running out of table frames is an error, not a crash") {
     REQUIRE(pt.query(kKernel).status() == Status::NotFound);
     REQUIRE(pt.map(kKernel, 0x200000, kLargePageSize, 0).ok()); // fits without a PT
 }
+
+TEST_CASE("page table: uncached device mappings set PCD and PWT, and only them") {
+    FakeEnv env(16);
+    auto pt = PageTable<FakeEnv>::create(env).release_value();
+    REQUIRE(pt.map(0xFFFFFE0000000000, 0xFEE00000, kPageSize, kAccessWrite | kAccessUncached).ok());
+    REQUIRE(pt.map(0xFFFFFE0000001000, 0x1000, kPageSize, kAccessWrite).ok());
+    REQUIRE(pt.query(0xFFFFFE0000000010).value().access == (kAccessWrite | kAccessUncached));
+    REQUIRE(pt.query(0xFFFFFE0000001010).value().access == kAccessWrite);
+}

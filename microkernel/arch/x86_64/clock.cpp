@@ -1,5 +1,6 @@
-// TSC calibration against PIT channel 2 (Intel 8254 datasheet, mode 0 one-shot; the gate and
-// OUT2 are read through port 0x61, as every PC since the AT).
+// The TSC frequency: from CPUID leaf 0x15 (TSC/crystal ratio and crystal frequency) when the CPU
+// reports both, else measured against PIT channel 2 (Intel 8254 datasheet, mode 0 one-shot; the
+// gate and OUT2 are read through port 0x61, as every PC since the AT).
 #include "arch/x86_64/clock.hpp"
 
 #include "arch/x86_64/cpu.hpp"
@@ -22,7 +23,26 @@ void mark_boot() {
     boot_tsc = cpu::rdtsc_ordered();
 }
 
+namespace {
+
+// CPUID.15H (SDM vol. 2A): TSC Hz = crystal Hz * EBX / EAX; 0 when a field is not enumerated.
+uint64_t hz_from_cpuid() {
+    if (cpu::cpuid(0).eax < 0x15)
+        return 0;
+    auto leaf = cpu::cpuid(0x15);
+    if (leaf.eax == 0 || leaf.ebx == 0 || leaf.ecx == 0)
+        return 0;
+    return uint64_t(leaf.ecx) * leaf.ebx / leaf.eax;
+}
+
+} // namespace
+
 void calibrate() {
+    if (uint64_t from_cpuid = hz_from_cpuid()) {
+        hz = from_cpuid;
+        log::info("clock: TSC %lu.%03lu MHz (CPUID leaf 0x15)", hz / 1000000, (hz / 1000) % 1000);
+        return;
+    }
     uint8_t port_b = cpu::inb(kPortB);
     cpu::outb(kPortB, uint8_t((port_b & ~0x02) | 0x01)); // gate on, speaker off
     cpu::outb(kPitCommand, 0xB0);                        // channel 2, lo/hi byte, mode 0
@@ -52,6 +72,14 @@ void calibrate() {
 
 uint64_t tsc_hz() {
     return hz;
+}
+
+uint64_t tsc_at(uint64_t ns) {
+    if (hz == 0)
+        return 0;
+    uint64_t seconds = ns / 1000000000;
+    uint64_t rest = ns % 1000000000;
+    return boot_tsc + seconds * hz + rest * hz / 1000000000;
 }
 
 uint64_t now_ns() {

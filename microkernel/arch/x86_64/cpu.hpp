@@ -31,6 +31,14 @@ inline void pause() {
 inline void disable_interrupts() {
     asm volatile("cli" ::: "memory");
 }
+inline void enable_interrupts() {
+    asm volatile("sti" ::: "memory");
+}
+// Enables interrupts and halts in one step (sti's one-instruction shadow): an interrupt that
+// arrives between the two still wakes the hlt.
+inline void enable_interrupts_and_halt() {
+    asm volatile("sti; hlt" ::: "memory");
+}
 
 [[noreturn]] inline void halt_forever() {
     for (;;)
@@ -53,6 +61,52 @@ inline uint64_t read_rflags() {
     uint64_t v;
     asm volatile("pushfq; popq %0" : "=r"(v));
     return v;
+}
+inline constexpr uint64_t kRflagsInterrupts = 1 << 9;
+
+inline bool interrupts_enabled() {
+    return read_rflags() & kRflagsInterrupts;
+}
+// Disables interrupts and returns whether they were enabled, for restore_interrupts().
+inline bool save_and_disable_interrupts() {
+    bool was = interrupts_enabled();
+    disable_interrupts();
+    return was;
+}
+inline void restore_interrupts(bool enabled) {
+    if (enabled)
+        enable_interrupts();
+}
+
+inline void write_cr0(uint64_t v) {
+    asm volatile("mov %0, %%cr0" ::"r"(v) : "memory");
+}
+inline void write_cr4(uint64_t v) {
+    asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+inline constexpr uint64_t kCr0TaskSwitched = 1 << 3;
+inline constexpr uint64_t kCr0MonitorCoprocessor = 1 << 1;
+inline constexpr uint64_t kCr0Emulation = 1 << 2;
+inline constexpr uint64_t kCr4Osfxsr = 1 << 9, kCr4Osxmmexcpt = 1 << 10, kCr4Osxsave = 1 << 18;
+
+inline uint64_t read_msr(uint32_t msr) {
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t(hi) << 32) | lo;
+}
+inline void write_msr(uint32_t msr, uint64_t v) {
+    asm volatile("wrmsr" ::"c"(msr), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)) : "memory");
+}
+namespace msr {
+inline constexpr uint32_t kApicBase = 0x1B;
+inline constexpr uint32_t kTscDeadline = 0x6E0;
+inline constexpr uint32_t kEfer = 0xC0000080;
+inline constexpr uint32_t kGsBase = 0xC0000101;
+inline constexpr uint32_t kKernelGsBase = 0xC0000102;
+} // namespace msr
+
+inline void write_xcr0(uint64_t v) {
+    asm volatile("xsetbv" ::"c"(0), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));
 }
 
 // Operand of lgdt/lidt (Intel SDM vol. 3A 3.5.1, 6.10).

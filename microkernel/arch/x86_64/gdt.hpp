@@ -1,7 +1,11 @@
-// GDT and TSS (Intel SDM vol. 3A 3.4.5, 7.7): kernel and user segments, and the TSS whose
-// interrupt stack table gives the double-fault handler a stack of its own.
+// GDT and TSS (Intel SDM vol. 3A 3.4.5, 7.7), one pair per CPU: kernel and user segments, and
+// a TSS whose interrupt stack table gives the double-fault, NMI and machine-check handlers
+// stacks of their own (they may arrive on a broken or overflowing stack).
 #pragma once
 
+#include "arch/x86_64/percpu.hpp"
+
+#include <exo/result.hpp>
 #include <stdint.h>
 
 namespace mk::gdt {
@@ -10,8 +14,14 @@ inline constexpr uint16_t kKernelCode = 0x08;
 inline constexpr uint16_t kKernelData = 0x10;
 inline constexpr uint16_t kTss = 0x28;
 inline constexpr uint8_t kDoubleFaultIst = 1;
+inline constexpr uint8_t kNmiIst = 2;
+inline constexpr uint8_t kMachineCheckIst = 3;
 
-// Replaces the boot GDT, loads the TSS. The double-fault stack is static, so this cannot fail.
-void init();
+// The boot CPU, before memory management: its IST stacks are static.
+void init_boot(Cpu& cpu);
+// Another CPU, on the boot CPU: its IST stacks come from guarded kernel stacks.
+exo::Result<void> prepare_secondary(Cpu& cpu);
+// On the CPU itself: builds and loads its GDT, TSS and segment registers (GS_BASE kept).
+void load(Cpu& cpu);
 
 } // namespace mk::gdt

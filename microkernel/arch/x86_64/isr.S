@@ -1,6 +1,7 @@
-/* Exception entry stubs for vectors 0-31 (Intel SDM vol. 3A 6.15). Each pushes a zero error code
- * where the CPU does not, then its vector, then the common path saves every general register
- * (the InterruptFrame of interrupt_frame.hpp) and calls exception_dispatch(frame). */
+/* Interrupt entry stubs for all 256 vectors (Intel SDM vol. 3A 6.15). Each pushes a zero error
+ * code where the CPU does not, then its vector, then the common path saves every general
+ * register (the InterruptFrame of interrupt_frame.hpp) and calls interrupt_dispatch(frame).
+ * Exceptions 0-31 have named stubs; vectors 32-255 are 16-byte stubs at irq_stubs + 16 * (v-32). */
     .text
     .code64
 
@@ -49,6 +50,21 @@ ISR_ERR 29
 ISR_ERR 30
 ISR_NOERR 31
 
+/* Vectors 32-255: no error code. pushq imm32 (5 bytes) + pushq imm32 (5) + jmp rel32 (5). */
+    .balign 16
+    .global irq_stubs
+irq_stubs:
+    .set vector, 32
+    .rept 224
+    .balign 16
+    .byte 0x68
+    .long 0
+    .byte 0x68
+    .long vector
+    jmp isr_common
+    .set vector, vector + 1
+    .endr
+
     .type isr_common, @function
 isr_common:
     pushq %rax
@@ -68,7 +84,7 @@ isr_common:
     pushq %r15
     movq %rsp, %rdi
     cld
-    call exception_dispatch
+    call interrupt_dispatch
     popq %r15
     popq %r14
     popq %r13

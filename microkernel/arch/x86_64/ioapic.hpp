@@ -1,0 +1,23 @@
+// I/O APICs (Intel 82093AA datasheet; ACPI MADT type 1 entries): every redirection entry is
+// masked at boot; drivers route a global system interrupt (GSI) to a vector on a CPU.
+#pragma once
+
+#include "lib/acpi.hpp"
+
+#include <exo/result.hpp>
+#include <stdint.h>
+
+namespace mk::ioapic {
+
+// Maps every I/O APIC the MADT lists and masks all of their inputs.
+exo::Result<void> init(const acpi::Topology& topology);
+
+// Routes `gsi` to `vector` on the CPU with `apic_id` (fixed delivery, physical destination),
+// with the polarity and trigger of MPS INTI `flags` (ISA defaults for "conforms"), unmasked.
+// NotFound: no I/O APIC serves that GSI.
+exo::Result<void> route(uint32_t gsi, uint8_t vector, uint32_t apic_id, uint16_t flags);
+exo::Result<void> mask(uint32_t gsi);
+
+uint32_t input_count(); // total redirection entries
+
+} // namespace mk::ioapic

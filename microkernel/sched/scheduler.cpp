@@ -1,0 +1,531 @@
+// Scheduler mechanism around the portable policy (see scheduler.hpp for the locking rules).
+#include "sched/scheduler.hpp"
+
+#include "arch/x86_64/apic.hpp"
+#include "arch/x86_64/clock.hpp"
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/idt.hpp"
+#include "arch/x86_64/spinlock.hpp"
+#include "core/log.hpp"
+#include "core/panic.hpp"
+#include "sched/fpu.hpp"
+#include "sched/preempt.hpp"
+
+#include <exo/assert.hpp>
+#include <new>
+#include <stddef.h>
+
+extern "C" mk::Thread* switch_context(mk::Thread* prev, mk::Thread* next);
+
+namespace mk::sched {
+namespace {
+
+// Threads sleeping until a deadline on one CPU, sorted by deadline; its timer interrupt wakes
+// them. Taken with interrupts disabled.
+struct TimerList {
+    SpinLock lock;
+    Thread* head = nullptr;
+};
+
+struct CpuSched {
+    SpinLock lock; // guards rq
+    RunQueue* rq = nullptr;
+    TimerList timers;
+    Thread* zombies = nullptr; // this CPU only, interrupts disabled
+    uint64_t slice_end = 0;
+    uint64_t dispatches = 0;
+    uint32_t position = 0; // index in the online arrays below
+};
+
+alignas(Policy) constinit unsigned char policy_storage[sizeof(Policy)] = {};
+alignas(RunQueue) constinit unsigned char queue_storage[kMaxCpus][sizeof(RunQueue)] = {};
+constinit const Policy* the_policy = nullptr;
+constinit CpuSched cpus[kMaxCpus] = {};
+
+// The run queues of online CPUs, in the order they came online: what the policy's cross-queue
+// decisions (placement, stealing) see. Appended under online_lock; read lock-free up to
+// online_count (acquire).
+constinit const RunQueue* online_queues[kMaxCpus] = {};
+constinit uint32_t online_cpu[kMaxCpus] = {};
+constinit std::atomic<uint32_t> online_count{0};
+constinit SpinLock online_lock{};
+
+constinit std::atomic<uint64_t> idle_mask{0}; // bit i: CPU i is halted in its idle loop
+constinit LatencyProbe* probe = nullptr;
+
+Thread* thread_of(const Entity* e) {
+    return reinterpret_cast<Thread*>(reinterpret_cast<uintptr_t>(e) - offsetof(Thread, entity));
+}
+
+CpuSched& sched_of(uint32_t cpu) {
+    return cpus[cpu];
+}
+
+void publish_online(uint32_t cpu) {
+    LockGuard guard(online_lock);
+    uint32_t n = online_count.load(std::memory_order_relaxed);
+    online_queues[n] = cpus[cpu].rq;
+    online_cpu[n] = cpu;
+    cpus[cpu].position = n;
+    online_count.store(n + 1, std::memory_order_release);
+}
+
+// Asks `cpu` to reschedule: at the next preemption point if it is this CPU, else by IPI.
+void kick(uint32_t cpu) {
+    Cpu& self = this_cpu();
+    if (cpu == self.index) {
+        self.need_resched = true;
+        return;
+    }
+    apic::send_ipi(percpu::cpu(cpu).apic_id, idt::vector::kReschedule);
+}
+
+// Threads wait on this CPU while another is halted: wake one idle CPU so it steals.
+void kick_an_idle_cpu(uint32_t self) {
+    uint64_t idle = idle_mask.load(std::memory_order_relaxed) & ~(1ull << self);
+    if (idle == 0)
+        return;
+    uint32_t target = uint32_t(__builtin_ctzll(idle));
+    if (idle_mask.fetch_and(~(1ull << target), std::memory_order_relaxed) & (1ull << target))
+        apic::send_ipi(percpu::cpu(target).apic_id, idt::vector::kReschedule);
+}
+
+void arm_timer(CpuSched& cs, bool running_thread) {
+    uint64_t deadline = running_thread ? cs.slice_end : UINT64_MAX;
+    cs.timers.lock.lock();
+    if (cs.timers.head && cs.timers.head->wake_deadline < deadline)
+        deadline = cs.timers.head->wake_deadline;
+    cs.timers.lock.unlock();
+    if (deadline == UINT64_MAX)
+        apic::timer_stop(); // tickless: nothing to preempt, nobody to wake
+    else
+        apic::timer_arm(deadline);
+}
+
+// Places a runnable thread that is in no queue: its pinned CPU, else where the policy says.
+void place(Thread& t, uint64_t now) {
+    uint32_t target;
+    if (t.pinned_cpu >= 0) {
+        target = uint32_t(t.pinned_cpu);
+    } else {
+        uint32_t n = online_count.load(std::memory_order_acquire);
+        target = online_cpu[the_policy->choose_cpu(t.entity, online_queues, n)];
+    }
+    CpuSched& cs = sched_of(target);
+    cs.lock.lock();
+    __atomic_store_n(&t.cpu, target, __ATOMIC_RELAXED);
+    cs.rq->push(t.entity, now);
+    const Entity* running = cs.rq->current();
+    bool preempt = running == nullptr ||
+                   the_policy->should_preempt(*running, now - thread_of(running)->dispatched_at,
+                                              *cs.rq, now);
+    cs.lock.unlock();
+    if (preempt)
+        kick(target);
+}
+
+// Takes a thread from the busiest CPU for `self`, or null. No run-queue lock held on entry.
+Entity* steal(Cpu& self, uint64_t now) {
+    uint32_t n = online_count.load(std::memory_order_acquire);
+    uint32_t victim = the_policy->find_busiest(online_queues, n, sched_of(self.index).position);
+    if (victim == kNoCpu)
+        return nullptr;
+    CpuSched& v = sched_of(online_cpu[victim]);
+    v.lock.lock();
+    Entity* e = v.rq->steal_one(now);
+    if (e && thread_of(e)->pinned_cpu >= 0 && uint32_t(thread_of(e)->pinned_cpu) != self.index) {
+        v.rq->push(*e, now); // pinned elsewhere: give it back
+        e = nullptr;
+    }
+    v.lock.unlock();
+    return e;
+}
+
+void record_latency(Thread& next, uint64_t now) {
+    LatencyProbe* p = probe;
+    if (p == nullptr || p->thread != &next || next.woken_at == 0)
+        return;
+    size_t i = p->count.load(std::memory_order_relaxed);
+    if (i < p->capacity) {
+        p->samples[i] = now - next.woken_at;
+        p->count.store(i + 1, std::memory_order_release);
+    }
+}
+
+// In the context of the thread just switched to: let go of the one switched away from.
+void finish_switch(Thread& prev) {
+    if (prev.state.load(std::memory_order_relaxed) == ThreadState::Dead)
+        thread::add_zombie(prev);
+    prev.on_cpu.store(false, std::memory_order_release);
+}
+
+// The one path every switch takes. Interrupts disabled.
+void schedule(StopReason why) {
+    Cpu& cpu = this_cpu();
+    CpuSched& cs = sched_of(cpu.index);
+    Thread* prev = cpu.current;
+    bool prev_is_idle = prev == cpu.idle;
+    uint64_t now = clock::now_ns();
+    cpu.need_resched = false;
+    if (prev_is_idle)
+        idle_mask.fetch_and(~(1ull << cpu.index), std::memory_order_relaxed);
+
+    cs.lock.lock();
+    if (!prev_is_idle) {
+        ThreadState state = prev->state.load(std::memory_order_relaxed);
+        StopReason reason = why;
+        if (state == ThreadState::Blocked || state == ThreadState::Dead) {
+            reason = StopReason::Blocked;
+        } else {
+            // Still Running: preempted, yielding, or woken before it could block (a yield).
+            if (reason == StopReason::Blocked)
+                reason = StopReason::Yielded;
+            prev->state.store(ThreadState::Ready, std::memory_order_relaxed);
+        }
+        prev->cpu_time_ns += now - prev->dispatched_at;
+        cs.rq->stop(prev->entity, now - prev->dispatched_at, reason, now);
+        if (reason != StopReason::Blocked)
+            cs.rq->push(prev->entity, now);
+    }
+    bool balance = cs.rq->size() == 0 || why == StopReason::Preempted;
+    cs.lock.unlock();
+
+    if (balance && online_count.load(std::memory_order_relaxed) > 1) {
+        if (Entity* stolen = steal(cpu, now)) {
+            cs.lock.lock();
+            __atomic_store_n(&thread_of(stolen)->cpu, cpu.index, __ATOMIC_RELAXED);
+            cs.rq->push(*stolen, now);
+            cs.lock.unlock();
+        }
+    }
+
+    cs.lock.lock();
+    Entity* picked = cs.rq->pop(now);
+    Thread* next = picked ? thread_of(picked) : cpu.idle;
+    if (picked) {
+        next->state.store(ThreadState::Running, std::memory_order_relaxed);
+        __atomic_store_n(&next->cpu, cpu.index, __ATOMIC_RELAXED);
+        next->dispatched_at = now;
+        cs.slice_end = now + the_policy->slice_ns(*picked);
+    }
+    bool others_wait = cs.rq->size() > 0;
+    cs.lock.unlock();
+    if (others_wait)
+        kick_an_idle_cpu(cpu.index);
+
+    arm_timer(cs, picked != nullptr);
+    if (next == prev)
+        return;
+
+    // Another CPU may still be saving next's registers (it was switched away from there).
+    while (next->on_cpu.load(std::memory_order_acquire))
+        cpu::pause();
+    next->on_cpu.store(true, std::memory_order_relaxed);
+    ++next->switches;
+    ++cs.dispatches;
+    record_latency(*next, now);
+    next->woken_at = 0;
+    cpu.current = next;
+    cpu.tss.rsp[0] = next->stack.top;
+    fpu::switch_out(*prev);
+    fpu::switch_in(*next);
+    Thread* from = switch_context(prev, next);
+    finish_switch(*from);
+}
+
+void timer_interrupt(InterruptFrame&) {
+    Cpu& cpu = this_cpu();
+    CpuSched& cs = sched_of(cpu.index);
+    ++cpu.timer_ticks;
+    uint64_t now = clock::now_ns();
+    for (;;) {
+        cs.timers.lock.lock();
+        Thread* t = cs.timers.head;
+        if (t == nullptr || t->wake_deadline > now) {
+            cs.timers.lock.unlock();
+            break;
+        }
+        cs.timers.head = t->timer_next;
+        t->timer_next = nullptr;
+        t->timer_list = nullptr;
+        cs.timers.lock.unlock();
+        wake(*t, WakeReason::TimedOut);
+    }
+    Thread* running = cpu.current;
+    bool is_thread = running != cpu.idle;
+    if (is_thread) {
+        cs.lock.lock();
+        if (the_policy->should_preempt(running->entity, now - running->dispatched_at, *cs.rq,
+                                       now))
+            cpu.need_resched = true;
+        else if (now >= cs.slice_end)
+            cs.slice_end = now + the_policy->slice_ns(running->entity); // nobody waits
+        cs.lock.unlock();
+    }
+    if (!cpu.need_resched)
+        arm_timer(cs, is_thread);
+}
+
+void reschedule_interrupt(InterruptFrame&) {
+    this_cpu().need_resched = true;
+}
+
+[[noreturn]] void idle_loop() {
+    for (;;) {
+        thread::reap_zombies();
+        cpu::disable_interrupts();
+        Cpu& cpu = this_cpu(); // the idle thread never migrates
+        CpuSched& cs = sched_of(cpu.index);
+        uint32_t n = online_count.load(std::memory_order_acquire);
+        cs.lock.lock();
+        bool queued = cs.rq->size() > 0;
+        cs.lock.unlock();
+        if (queued || cpu.need_resched ||
+            (n > 1 && the_policy->find_busiest(online_queues, n, cs.position) != kNoCpu)) {
+            schedule(StopReason::Yielded);
+            cpu::enable_interrupts();
+            continue;
+        }
+        // A thread that ran (after an interrupt between the reaping above and the cli) and
+        // exited left a zombie: reap it before halting.
+        if (thread::zombie_count(cpu.index) != 0) {
+            cpu::enable_interrupts();
+            continue;
+        }
+        idle_mask.fetch_or(1ull << cpu.index, std::memory_order_relaxed);
+        cpu::enable_interrupts_and_halt();
+        idle_mask.fetch_and(~(1ull << cpu.index), std::memory_order_relaxed);
+    }
+}
+
+void idle_entry(void*) {
+    idle_loop();
+}
+
+exo::Result<void> init_cpu_queue(uint32_t index) {
+    cpus[index].rq = new (queue_storage[index]) RunQueue(*the_policy, index);
+    return {};
+}
+
+} // namespace
+
+exo::Result<void> init(const Config& config, const KernelStack& stack) {
+    the_policy = new (policy_storage) Policy(TRY(Policy::create(config)));
+    TRY(init_cpu_queue(0));
+    Cpu& cpu = this_cpu();
+
+    // The calling context becomes the thread "boot", current on this CPU's queue.
+    Thread* boot = TRY(thread::adopt_current(stack, "boot"));
+    CpuSched& cs = sched_of(0);
+    uint64_t now = clock::now_ns();
+    cs.rq->push(boot->entity, now);
+    EXO_ASSERT(cs.rq->pop(now) == &boot->entity, "the boot thread was not picked");
+    boot->state.store(ThreadState::Running, std::memory_order_relaxed);
+    boot->dispatched_at = now;
+    cs.slice_end = now + the_policy->slice_ns(boot->entity);
+    cpu.current = boot;
+
+    auto idle_stack = TRY(allocate_kernel_stack());
+    cpu.idle = TRY(thread::create_idle(idle_stack, idle_entry, 0));
+    publish_online(0);
+    cpu.online.store(true, std::memory_order_release);
+
+    idt::set_handler(idt::vector::kTimer, timer_interrupt);
+    idt::set_handler(idt::vector::kReschedule, reschedule_interrupt);
+    arm_timer(cs, true);
+    log::info("sched: EMA alpha %u/%u, Hot < %lu us, Cold > %lu us, slices %lu/%lu/%lu us, "
+              "age limit %lu us, affinity bonus %u permille",
+              config.alpha_num, config.alpha_den, config.hot_below_ns / 1000,
+              config.cold_above_ns / 1000, config.slice_ns[0] / 1000, config.slice_ns[1] / 1000,
+              config.slice_ns[2] / 1000, config.age_limit_ns / 1000,
+              config.affinity_bonus_permille);
+    return {};
+}
+
+exo::Result<void> prepare_secondary_cpu(Cpu& cpu, const KernelStack& stack) {
+    TRY(init_cpu_queue(cpu.index));
+    cpu.idle = TRY(thread::create_idle(stack, idle_entry, cpu.index));
+    return {};
+}
+
+void run_secondary_cpu(Cpu& cpu) {
+    cpu.current = cpu.idle;
+    cpu.idle->on_cpu.store(true, std::memory_order_relaxed);
+    cpu.tss.rsp[0] = cpu.idle->stack.top;
+    fpu::switch_in(*cpu.idle);
+    publish_online(cpu.index);
+    cpu.online.store(true, std::memory_order_release);
+    cpu::enable_interrupts();
+    idle_loop();
+}
+
+const Policy& policy() {
+    return *the_policy;
+}
+
+void enqueue_new(Thread& thread) {
+    bool enabled = cpu::save_and_disable_interrupts();
+    place(thread, clock::now_ns());
+    cpu::restore_interrupts(enabled);
+    if (enabled)
+        preempt_if_needed();
+}
+
+void yield() {
+    bool enabled = cpu::save_and_disable_interrupts();
+    schedule(StopReason::Yielded);
+    cpu::restore_interrupts(enabled);
+}
+
+void preempt() {
+    schedule(StopReason::Preempted);
+}
+
+void block_current() {
+    EXO_ASSERT(!cpu::interrupts_enabled(), "block_current with interrupts enabled");
+    schedule(StopReason::Blocked);
+}
+
+bool wake(Thread& t, WakeReason reason) {
+    bool enabled = cpu::save_and_disable_interrupts();
+    uint64_t now = clock::now_ns();
+    CpuSched* cs;
+    for (;;) {
+        uint32_t c = __atomic_load_n(&t.cpu, __ATOMIC_RELAXED);
+        cs = &sched_of(c);
+        cs->lock.lock();
+        if (__atomic_load_n(&t.cpu, __ATOMIC_RELAXED) == c)
+            break;
+        cs->lock.unlock();
+    }
+    if (t.state.load(std::memory_order_relaxed) != ThreadState::Blocked) {
+        cs->lock.unlock();
+        cpu::restore_interrupts(enabled);
+        return false;
+    }
+    t.wake_reason = reason;
+    t.woken_at = now;
+    if (cs->rq->current() == &t.entity) {
+        // Not yet switched away: it keeps running (its schedule() sees Running: a yield).
+        t.state.store(ThreadState::Running, std::memory_order_relaxed);
+        cs->lock.unlock();
+        cpu::restore_interrupts(enabled);
+        return true;
+    }
+    t.state.store(ThreadState::Ready, std::memory_order_relaxed);
+    cs->lock.unlock();
+    place(t, now);
+    cpu::restore_interrupts(enabled);
+    if (enabled)
+        preempt_if_needed();
+    return true;
+}
+
+void preempt_if_needed() {
+    if (!cpu::interrupts_enabled())
+        return; // an interrupt return or the caller's unlock comes later
+    cpu::disable_interrupts();
+    Cpu& self = this_cpu();
+    if (self.need_resched && self.interrupt_depth == 0)
+        schedule(StopReason::Preempted);
+    cpu::enable_interrupts();
+}
+
+void timer_add(Thread& t, uint64_t deadline_ns) {
+    Cpu& cpu = this_cpu();
+    CpuSched& cs = sched_of(cpu.index);
+    t.wake_deadline = deadline_ns;
+    cs.timers.lock.lock();
+    Thread** link = &cs.timers.head;
+    while (*link && (*link)->wake_deadline <= deadline_ns)
+        link = &(*link)->timer_next;
+    t.timer_next = *link;
+    *link = &t;
+    t.timer_list = &cs.timers;
+    bool first = cs.timers.head == &t;
+    cs.timers.lock.unlock();
+    if (first)
+        arm_timer(cs, cpu.current != cpu.idle);
+}
+
+void timer_cancel(Thread& t) {
+    bool enabled = cpu::save_and_disable_interrupts();
+    auto* list = static_cast<TimerList*>(t.timer_list);
+    if (list != nullptr) {
+        list->lock.lock();
+        if (t.timer_list == list) {
+            Thread** link = &list->head;
+            while (*link && *link != &t)
+                link = &(*link)->timer_next;
+            if (*link)
+                *link = t.timer_next;
+            t.timer_next = nullptr;
+            t.timer_list = nullptr;
+        }
+        list->lock.unlock();
+    }
+    cpu::restore_interrupts(enabled);
+}
+
+void sleep_ns(uint64_t ns) {
+    bool enabled = cpu::save_and_disable_interrupts();
+    Thread* self = this_cpu().current;
+    self->state.store(ThreadState::Blocked, std::memory_order_relaxed);
+    timer_add(*self, clock::now_ns() + ns);
+    block_current();
+    cpu::restore_interrupts(enabled);
+    timer_cancel(*self);
+}
+
+Thread* current() {
+    return this_cpu().current;
+}
+
+void current_stack_bounds(uint64_t& low, uint64_t& high) {
+    Thread* t = this_cpu().current;
+    if (t != nullptr) {
+        low = t->stack.bottom;
+        high = t->stack.top;
+    }
+}
+
+void finish_switch_from_new(Thread& prev) {
+    finish_switch(prev);
+}
+
+void set_latency_probe(LatencyProbe* p) {
+    __atomic_store_n(&probe, p, __ATOMIC_RELEASE);
+}
+
+void log_state() {
+    uint64_t now = clock::now_ns();
+    log::info("sched: now %lu us, idle mask 0x%lx, %lu threads live", now / 1000,
+              idle_mask.load(std::memory_order_relaxed), thread::live_count());
+    for (uint32_t i = 0; i < online_count.load(std::memory_order_acquire); ++i) {
+        uint32_t c = online_cpu[i];
+        CpuSched& cs = sched_of(c);
+        Cpu& cpu = percpu::cpu(c);
+        Thread* running = cpu.current;
+        Thread* sleeper = cs.timers.head;
+        log::info("sched: CPU %u: running %s#%lu, %zu queued, %lu dispatches, %lu timer ticks, "
+                  "first sleeper deadline %ld us from now, need_resched %d, %zu zombies",
+                  c, running ? running->name : "-", running ? running->id : 0, cs.rq->size(),
+                  cs.dispatches, cpu.timer_ticks,
+                  sleeper ? int64_t(sleeper->wake_deadline - now) / 1000 : 0, cpu.need_resched,
+                  thread::zombie_count(c));
+    }
+}
+
+uint64_t dispatch_count(uint32_t cpu) {
+    return __atomic_load_n(&cpus[cpu].dispatches, __ATOMIC_RELAXED);
+}
+
+} // namespace mk::sched
+
+// First code of a new thread, from thread_start (switch.S), interrupts still disabled.
+extern "C" [[noreturn]] void thread_entry(mk::Thread* prev, mk::Thread* self) {
+    mk::sched::finish_switch_from_new(*prev);
+    mk::cpu::enable_interrupts();
+    self->entry(self->arg);
+    mk::thread::exit();
+}

@@ -1,0 +1,90 @@
+// Kernel threads. A thread owns a guarded kernel stack, its FPU state area (if it ever used the
+// FPU) and its Thread record; all three go back when it exits. User threads (the user-mode
+// issue) add an address space and a user context on top.
+#pragma once
+
+#include "lib/sched_policy.hpp"
+#include "mm/kernel_stack.hpp"
+
+#include <atomic>
+#include <exo/result.hpp>
+#include <stdint.h>
+
+namespace mk {
+
+enum class ThreadState : uint8_t {
+    Ready,   // in a run queue
+    Running, // on a CPU
+    Blocked, // waiting (wait queue, sleep)
+    Dead,    // exited; reclaimed once off its CPU
+};
+
+enum class WakeReason : uint8_t { None, Woken, TimedOut };
+
+struct Thread {
+    // Saved stack pointer while switched out (sched/switch.S). Must stay first.
+    uint64_t saved_rsp;
+    sched::Entity entity; // scheduling policy state
+    KernelStack stack;
+    uint64_t id;
+    const char* name;
+    void (*entry)(void*);
+    void* arg;
+
+    std::atomic<ThreadState> state;
+    // True from the moment a CPU starts switching to this thread until the next thread on that
+    // CPU has finished switching away from it: no other CPU may resume it before its registers
+    // are saved.
+    std::atomic<bool> on_cpu;
+    uint32_t cpu;      // where it runs or last ran
+    int32_t pinned_cpu; // -1: may migrate
+
+    void* fpu_state; // null until the first FPU instruction (sched/fpu.hpp)
+
+    // Blocking.
+    Thread* wait_next; // link in a WaitQueue
+    WakeReason wake_reason;
+    uint64_t wake_deadline;
+    Thread* timer_next; // link in a CPU's list of sleepers
+    void* timer_list;   // that list, or null (scheduler.cpp)
+
+    // Accounting.
+    uint64_t dispatched_at; // ns, when it last started running
+    uint64_t woken_at;      // ns, when it last became runnable
+    uint64_t cpu_time_ns;
+    uint64_t switches;
+    Thread* zombie_next;
+};
+
+struct ThreadOptions {
+    const char* name = "kthread";
+    int32_t pinned_cpu = -1; // a CPU index, or -1: may run anywhere
+};
+
+namespace thread {
+
+// Creates a runnable kernel thread running entry(arg); returns it (owned by the scheduler: it
+// is reclaimed after it exits, so the pointer must not be used once it may have exited).
+exo::Result<Thread*> spawn(void (*entry)(void*), void* arg, const ThreadOptions& options = {});
+
+// Ends the calling thread; its stack, FPU state and record are reclaimed after the switch away.
+[[noreturn]] void exit();
+
+// Threads alive (created and not yet reclaimed).
+uint64_t live_count();
+// Exited threads waiting to be reclaimed on `cpu` (diagnostics; racy).
+size_t zombie_count(uint32_t cpu);
+
+// Boot-time records: the calling context (already running on `stack`) as a thread, and a CPU's
+// idle thread, which starts in `entry` on `stack` when first switched to and is never queued.
+exo::Result<Thread*> adopt_current(const KernelStack& stack, const char* name);
+exo::Result<Thread*> create_idle(const KernelStack& stack, void (*entry)(void*), uint32_t cpu);
+
+// Frees the records and stacks of threads that exited on this CPU. Called with interrupts
+// enabled (unmapping a stack may need a TLB shootdown).
+void reap_zombies();
+// Queues `thread` (Dead, switched away from) for reaping on this CPU. Interrupts disabled.
+void add_zombie(Thread& thread);
+
+} // namespace thread
+} // namespace mk

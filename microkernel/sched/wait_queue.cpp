@@ -1,0 +1,90 @@
+// Wait queues over the scheduler's block/wake.
+#include "sched/wait_queue.hpp"
+
+#include "sched/scheduler.hpp"
+
+namespace mk {
+
+WakeReason WaitQueue::sleep_locked(uint64_t deadline_ns) {
+    Thread* self = sched::current();
+    self->wait_next = nullptr;
+    if (tail_)
+        tail_->wait_next = self;
+    else
+        head_ = self;
+    tail_ = self;
+    ++count_;
+    self->wake_reason = WakeReason::None;
+    self->state.store(ThreadState::Blocked, std::memory_order_relaxed);
+    if (deadline_ns != 0)
+        sched::timer_add(*self, deadline_ns);
+    lock_.unlock(); // interrupts stay disabled (the caller disabled them before locking)
+    sched::block_current();
+    sched::timer_cancel(*self);
+    lock_.lock();
+    remove_locked(*self); // still queued if the deadline woke it
+    lock_.unlock();
+    return self->wake_reason;
+}
+
+bool WaitQueue::remove_locked(Thread& t) {
+    Thread** link = &head_;
+    Thread* previous = nullptr;
+    while (*link && *link != &t) {
+        previous = *link;
+        link = &(*link)->wait_next;
+    }
+    if (*link == nullptr)
+        return false;
+    *link = t.wait_next;
+    if (tail_ == &t)
+        tail_ = previous;
+    t.wait_next = nullptr;
+    --count_;
+    return true;
+}
+
+size_t WaitQueue::wake_one() {
+    size_t woken = 0;
+    {
+        LockGuard guard(lock_);
+        while (head_ != nullptr && woken == 0) {
+            Thread* t = head_;
+            remove_locked(*t);
+            woken += sched::wake(*t, WakeReason::Woken) ? 1 : 0; // false: its deadline won
+        }
+    }
+    sched::preempt_if_needed();
+    return woken;
+}
+
+size_t WaitQueue::wake_all_locked() {
+    size_t woken = 0;
+    while (head_ != nullptr) {
+        Thread* t = head_;
+        remove_locked(*t);
+        woken += sched::wake(*t, WakeReason::Woken) ? 1 : 0;
+    }
+    return woken;
+}
+
+size_t WaitQueue::wake_all() {
+    size_t woken;
+    {
+        LockGuard guard(lock_);
+        woken = wake_all_locked();
+    }
+    sched::preempt_if_needed();
+    return woken;
+}
+
+void WaitQueue::preempt_if_needed() {
+    sched::preempt_if_needed();
+}
+
+size_t WaitQueue::waiters() {
+    LockGuard guard(lock_);
+    return count_;
+}
+
+} // namespace mk

@@ -18,6 +18,18 @@ OVMF_CANDIDATES = ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
 # isa-debug-exit: the kernel writes v, QEMU exits with (v << 1) | 1 (arch/x86_64/qemu.hpp).
 EXIT_PASS, EXIT_FAIL, EXIT_PANIC = 33, 35, 37
 
+# --icount (the guest benchmarks, bench/guest/run.py):
+# - shift=0: the virtual clock advances 1 ns per guest instruction and the TSC counts it, so one
+#   TSC tick is one instruction: exact counts, the same on any host.
+# - sleep=off: a halted CPU jumps to the next timer deadline instead of waiting in real time, so
+#   guest time never depends on the host's speed or load.
+# - no floppy drive: the pc machine has an empty drive A:, and whatever probes it (GRUB's (hd*)
+#   wildcard did) enters SeaBIOS's floppy code, which polls for the floppy interrupt until 255
+#   BIOS timer ticks (14 s of guest time) have passed. Under icount that loop advances guest
+#   time about 100 times slower than real time, so a boot stalls in GRUB for about 20 minutes.
+#   grub.cfg no longer probes it; taking the drive away makes sure nothing else does.
+ICOUNT_ARGS = ["-icount", "shift=0,sleep=off", "-global", "isa-fdc.fdtypeA=none"]
+
 
 def find_ovmf():
     for path in OVMF_CANDIDATES:
@@ -55,8 +67,7 @@ def qemu_command(iso, cmdline_disk, memory="128M", uefi=False, smp=1, icount=Fal
     if uefi:
         cmd += ["-bios", find_ovmf()]
     if icount:
-        # One TSC tick per guest instruction: exact, repeatable instruction counts.
-        cmd += ["-icount", "shift=0"]
+        cmd += ICOUNT_ARGS
     if gdb:
         cmd += ["-s", "-S"]
     return cmd

@@ -12,6 +12,7 @@
 #include "arch/x86_64/qemu.hpp"
 #include "arch/x86_64/serial.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "bench/bench.hpp"
 #include "core/cxxrt.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
@@ -190,6 +191,8 @@ void init_memory(uint64_t info_phys) {
     init_cpus(cmdline);
     if (cmdline.has("test"))
         selftest::run(cmdline.get("test"), {boot_info, cmdline});
+    if (cmdline.has("bench"))
+        bench::run(cmdline.get("bench"), {boot_info, cmdline});
     log::raw("exo: ready\n");
     if (cmdline.has("shutdown"))
         qemu::exit(qemu::ExitCode::Pass);

@@ -141,6 +141,34 @@ Entity* steal(Cpu& self, uint64_t now) {
     return e;
 }
 
+// Takes the oldest thread of class `c` from the CPU where it is furthest behind (it waited at
+// least since `since` and got less CPU than `runtime_ns` minus half a slice) and queues it at
+// the head of this CPU's class. No run-queue lock held on entry.
+void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns, uint64_t now) {
+    uint32_t n = online_count.load(std::memory_order_acquire);
+    uint32_t victim =
+        the_policy->find_behind(online_queues, n, sched_of(self.index).position, c, since,
+                                runtime_ns);
+    if (victim == kNoCpu)
+        return;
+    CpuSched& v = sched_of(online_cpu[victim]);
+    v.lock.lock();
+    Entity* e = v.rq->take_behind(c, since, runtime_ns);
+    if (e && thread_of(e)->pinned_cpu >= 0 && uint32_t(thread_of(e)->pinned_cpu) != self.index) {
+        v.rq->push_front(*e); // pinned there: put it back where it was
+        e = nullptr;
+    }
+    v.lock.unlock();
+    if (e == nullptr)
+        return;
+    CpuSched& cs = sched_of(self.index);
+    cs.lock.lock();
+    __atomic_store_n(&thread_of(e)->cpu, self.index, __ATOMIC_RELAXED);
+    cs.rq->push_front(*e);
+    cs.lock.unlock();
+    (void)now;
+}
+
 void record_latency(Thread& next, uint64_t now) {
     LatencyProbe* p = probe;
     if (p == nullptr || p->thread != &next || next.woken_at == 0)
@@ -187,16 +215,25 @@ void schedule(StopReason why) {
         if (reason != StopReason::Blocked)
             cs.rq->push(prev->entity, now);
     }
-    bool balance = cs.rq->size() == 0 || why == StopReason::Preempted;
+    // After a full slice, pull a thread that is behind from another CPU (keeps uneven thread
+    // counts fair, docs/scheduler.md "Balancing"); with nothing queued, steal.
+    const Entity* head = cs.rq->peek(now);
+    bool full_slice = !prev_is_idle && why == StopReason::Preempted && !prev->entity.keeps_turn;
+    Class head_class = head ? head->klass : Class::Normal;
+    uint64_t head_since = head ? head->enqueued_at : 0;
+    uint64_t head_runtime = head ? head->runtime_ns : 0;
     cs.lock.unlock();
 
-    if (balance && online_count.load(std::memory_order_relaxed) > 1) {
+    uint32_t n = online_count.load(std::memory_order_acquire);
+    if (n > 1 && head == nullptr) {
         if (Entity* stolen = steal(cpu, now)) {
             cs.lock.lock();
             __atomic_store_n(&thread_of(stolen)->cpu, cpu.index, __ATOMIC_RELAXED);
             cs.rq->push(*stolen, now);
             cs.lock.unlock();
         }
+    } else if (n > 1 && full_slice) {
+        pull_behind(cpu, head_class, head_since, head_runtime, now);
     }
 
     cs.lock.lock();
@@ -206,7 +243,7 @@ void schedule(StopReason why) {
         next->state.store(ThreadState::Running, std::memory_order_relaxed);
         __atomic_store_n(&next->cpu, cpu.index, __ATOMIC_RELAXED);
         next->dispatched_at = now;
-        cs.slice_end = now + the_policy->slice_ns(*picked);
+        cs.slice_end = now + the_policy->slice_left_ns(*picked);
     }
     bool others_wait = cs.rq->size() > 0;
     cs.lock.unlock();
@@ -254,13 +291,21 @@ void timer_interrupt(InterruptFrame&) {
     Thread* running = cpu.current;
     bool is_thread = running != cpu.idle;
     if (is_thread) {
+        uint64_t ran = now - running->dispatched_at;
         cs.lock.lock();
-        if (the_policy->should_preempt(running->entity, now - running->dispatched_at, *cs.rq,
-                                       now))
+        bool preempt = the_policy->should_preempt(running->entity, ran, *cs.rq, now);
+        bool alone = cs.rq->size() == 0;
+        cs.lock.unlock();
+        // Alone after a full slice: give way if a thread on another CPU is behind this one.
+        uint32_t n = online_count.load(std::memory_order_acquire);
+        if (!preempt && alone && n > 1 && the_policy->slice_used_up(running->entity, ran))
+            preempt = the_policy->find_behind(online_queues, n, cs.position,
+                                              the_policy->classify(running->entity), now,
+                                              running->entity.runtime_ns + ran) != kNoCpu;
+        if (preempt)
             cpu.need_resched = true;
         else if (now >= cs.slice_end)
             cs.slice_end = now + the_policy->slice_ns(running->entity); // nobody waits
-        cs.lock.unlock();
     }
     if (!cpu.need_resched)
         arm_timer(cs, is_thread);

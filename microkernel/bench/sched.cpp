@@ -127,9 +127,8 @@ exo::Result<Stats> wake_preempt() {
     // A burst past the Cold threshold, never ended by a yield or a block from here on (the
     // preemptions below do not end it), keeps this thread Cold and the partner more urgent.
     burn_ns(sched::policy().config().cold_above_ns + 1'000'000);
-    auto s = measure("sched/wake-preempt", [&] {
-        p.queue.change_and_wake_all([&] { p.go = true; });
-    });
+    auto s =
+        measure("sched/wake-preempt", [&] { p.queue.change_and_wake_all([&] { p.go = true; }); });
     join(p);
     return s;
 }

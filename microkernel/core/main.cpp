@@ -148,14 +148,12 @@ void start_cpus(const Cmdline& cmdline) {
             ids[count++] = topology.cpus[i].apic_id;
     if (cmdline.get("smp") == "off" || count <= 1)
         return;
-    uint32_t started = smp::start_secondary_cpus(ids, count);
+    smp::start_secondary_cpus(ids, count);
     log::info("smp: %u of %u CPUs online", percpu::online_count(), count);
-    (void)started;
 }
 
 // Interrupts, time, the FPU, the scheduler and the other CPUs. Runs as the thread "boot".
 void init_cpus(const Cmdline& cmdline) {
-    percpu::cpu(0).apic_id = 0;
     smp::init();
     if (auto r = fpu::init_boot(); !r.ok())
         EXO_PANIC("fpu: %s", exo::status_name(r.status()));
@@ -167,8 +165,8 @@ void init_cpus(const Cmdline& cmdline) {
         log::warn("ioapic: %s", exo::status_name(r.status()));
     if (auto r = sched::init(sched::Config{}, boot_thread_stack); !r.ok())
         EXO_PANIC("scheduler: %s", exo::status_name(r.status()));
-    panic_set_hooks({.stop_other_cpus = smp::stop_other_cpus,
-                     .stack_bounds = sched::current_stack_bounds});
+    panic_set_hooks(
+        {.stop_other_cpus = smp::stop_other_cpus, .stack_bounds = sched::current_stack_bounds});
     cpu::enable_interrupts();
     start_cpus(cmdline);
 }

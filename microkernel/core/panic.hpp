@@ -15,7 +15,7 @@ void panic_set_config(PanicConfig config);
 
 // What the panic path asks of the rest of the kernel, when it exists.
 struct PanicHooks {
-    void (*stop_other_cpus)() = nullptr;                      // SMP: NMI to every other CPU
+    void (*stop_other_cpus)() = nullptr;                           // SMP: NMI to every other CPU
     void (*stack_bounds)(uint64_t& low, uint64_t& high) = nullptr; // the current thread's stack
 };
 void panic_set_hooks(PanicHooks hooks);

@@ -8,13 +8,20 @@ namespace mk::selftest {
 namespace {
 
 constexpr Test kTests[] = {
-    {"boot", boot_info},           {"panic", deliberate_panic},
-    {"fault", invalid_opcode},     {"assert", failed_assertion},
-    {"memory", memory_accounting}, {"wx-text", write_kernel_text},
-    {"wx-heap", execute_heap},     {"stack-overflow", overflow_kernel_stack},
-    {"heap", kernel_heap},         {"threads", thread_lifecycle},
-    {"preempt", preemption},       {"fpu", fpu_state},
-    {"smp", all_cpus},             {"sleep", sleep_and_wait},
+    {"boot", boot_info},
+    {"panic", deliberate_panic},
+    {"fault", invalid_opcode},
+    {"assert", failed_assertion},
+    {"memory", memory_accounting},
+    {"wx-text", write_kernel_text},
+    {"wx-heap", execute_heap},
+    {"stack-overflow", overflow_kernel_stack},
+    {"heap", kernel_heap},
+    {"threads", thread_lifecycle},
+    {"preempt", preemption},
+    {"fpu", fpu_state},
+    {"smp", all_cpus},
+    {"sleep", sleep_and_wait},
 };
 
 } // namespace

@@ -16,7 +16,7 @@ namespace mk {
 namespace {
 
 constinit IrqSpinLock lock{};
-constinit uint64_t next_slot = 0;        // slots [0, next_slot) have been used
+constinit uint64_t next_slot = 0;          // slots [0, next_slot) have been used
 constinit uint32_t free_slots[16384] = {}; // freed slot numbers, reused first
 constinit uint32_t free_count = 0;
 constexpr uint32_t kCachedStacks = 32;
@@ -117,7 +117,8 @@ size_t trim_kernel_stacks() {
 
 bool is_stack_guard(uint64_t address) {
     if (address < kKernelStackRegion ||
-        address >= kKernelStackRegion + __atomic_load_n(&next_slot, __ATOMIC_RELAXED) * kKernelStackSlot)
+        address >=
+            kKernelStackRegion + __atomic_load_n(&next_slot, __ATOMIC_RELAXED) * kKernelStackSlot)
         return false;
     return (address - kKernelStackRegion) % kKernelStackSlot < kPageSize;
 }

@@ -126,7 +126,8 @@ bool kernel_heap(const Context&) {
     check(pmm::free_bytes() == free_before, "trimmed heap did not return every frame");
 
     int64_t blocks = fill_heap(heap::kMaxClass, UINT64_MAX);
-    check(blocks > 0 && pmm::free_bytes() + (heap::pages_held() - held_before) * 4096 == free_before,
+    check(blocks > 0 &&
+              pmm::free_bytes() + (heap::pages_held() - held_before) * 4096 == free_before,
           "exhausting the heap did not end in NoMemory with every frame accounted");
     heap::trim();
     check(pmm::free_bytes() == free_before, "after exhaustion, not every frame came back");

@@ -316,8 +316,8 @@ bool all_cpus(const Context&) {
     uint64_t expected = cpus == 64 ? ~0ull : (1ull << cpus) - 1;
     log::info("smp: %u CPUs online; unpinned workers ran on CPU mask 0x%lx", cpus, mask.load());
     for (uint32_t i = 0; i < cpus; ++i)
-        log::info("smp: CPU %u: %lu dispatches, %lu timer interrupts", i,
-                  sched::dispatch_count(i), percpu::cpu(i).timer_ticks);
+        log::info("smp: CPU %u: %lu dispatches, %lu timer interrupts", i, sched::dispatch_count(i),
+                  percpu::cpu(i).timer_ticks);
     return mask.load() == expected;
 }
 

@@ -116,9 +116,9 @@ void place(Thread& t, uint64_t now) {
     __atomic_store_n(&t.cpu, target, __ATOMIC_RELAXED);
     cs.rq->push(t.entity, now);
     const Entity* running = cs.rq->current();
-    bool preempt = running == nullptr ||
-                   the_policy->should_preempt(*running, now - thread_of(running)->dispatched_at,
-                                              *cs.rq, now);
+    bool preempt =
+        running == nullptr ||
+        the_policy->should_preempt(*running, now - thread_of(running)->dispatched_at, *cs.rq, now);
     cs.lock.unlock();
     if (preempt)
         kick(target);
@@ -146,9 +146,8 @@ Entity* steal(Cpu& self, uint64_t now) {
 // the head of this CPU's class. No run-queue lock held on entry.
 void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns, uint64_t now) {
     uint32_t n = online_count.load(std::memory_order_acquire);
-    uint32_t victim =
-        the_policy->find_behind(online_queues, n, sched_of(self.index).position, c, since,
-                                runtime_ns);
+    uint32_t victim = the_policy->find_behind(online_queues, n, sched_of(self.index).position, c,
+                                              since, runtime_ns);
     if (victim == kNoCpu)
         return;
     CpuSched& v = sched_of(online_cpu[victim]);

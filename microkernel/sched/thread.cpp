@@ -39,13 +39,13 @@ exo::Result<Thread*> new_record(const KernelStack& stack, const char* name) {
 void prepare_first_switch(Thread& t) {
     auto* top = reinterpret_cast<uint64_t*>(t.stack.top);
     uint64_t* frame = top - 9;
-    frame[0] = 0;                                           // r15
-    frame[1] = 0;                                           // r14
-    frame[2] = 0;                                           // r13
-    frame[3] = reinterpret_cast<uint64_t>(&t);              // r12
-    frame[4] = 0;                                           // rbx
-    frame[5] = 0;                                           // rbp
-    frame[6] = reinterpret_cast<uint64_t>(&thread_start);   // return address
+    frame[0] = 0;                                         // r15
+    frame[1] = 0;                                         // r14
+    frame[2] = 0;                                         // r13
+    frame[3] = reinterpret_cast<uint64_t>(&t);            // r12
+    frame[4] = 0;                                         // rbx
+    frame[5] = 0;                                         // rbp
+    frame[6] = reinterpret_cast<uint64_t>(&thread_start); // return address
     frame[7] = 0;
     frame[8] = 0;
     t.saved_rsp = reinterpret_cast<uint64_t>(frame);

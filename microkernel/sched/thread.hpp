@@ -36,7 +36,7 @@ struct Thread {
     // CPU has finished switching away from it: no other CPU may resume it before its registers
     // are saved.
     std::atomic<bool> on_cpu;
-    uint32_t cpu;      // where it runs or last ran
+    uint32_t cpu;       // where it runs or last ran
     int32_t pinned_cpu; // -1: may migrate
 
     void* fpu_state; // null until the first FPU instruction (sched/fpu.hpp)

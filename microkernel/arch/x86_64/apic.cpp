@@ -11,10 +11,10 @@ namespace mk::apic {
 namespace {
 
 // Register offsets (xAPIC MMIO; the x2APIC MSR is 0x800 + offset / 16).
-constexpr uint32_t kId = 0x20, kTpr = 0x80, kEoi = 0xB0, kSvr = 0xF0, kEsr = 0x280,
-                   kIcrLow = 0x300, kIcrHigh = 0x310, kLvtTimer = 0x320, kLvtLint0 = 0x350,
-                   kLvtLint1 = 0x360, kLvtError = 0x370, kTimerInitial = 0x380,
-                   kTimerCurrent = 0x390, kTimerDivide = 0x3E0;
+constexpr uint32_t kId = 0x20, kTpr = 0x80, kEoi = 0xB0, kSvr = 0xF0, kEsr = 0x280, kIcrLow = 0x300,
+                   kIcrHigh = 0x310, kLvtTimer = 0x320, kLvtLint0 = 0x350, kLvtLint1 = 0x360,
+                   kLvtError = 0x370, kTimerInitial = 0x380, kTimerCurrent = 0x390,
+                   kTimerDivide = 0x3E0;
 
 constexpr uint64_t kApicBaseEnable = 1 << 11, kApicBaseX2 = 1 << 10;
 constexpr uint32_t kSvrEnable = 1 << 8;

@@ -53,8 +53,8 @@ exo::Result<void> init(const acpi::Topology& topology) {
             write(chip, 0x11 + 2 * n, 0);
         }
         ++chip_count;
-        log::info("ioapic: id %u at 0x%x, GSIs %u-%u, all masked", io.id, io.address,
-                  chip.gsi_base, chip.gsi_base + chip.inputs - 1);
+        log::info("ioapic: id %u at 0x%x, GSIs %u-%u, all masked", io.id, io.address, chip.gsi_base,
+                  chip.gsi_base + chip.inputs - 1);
     }
     return {};
 }

@@ -19,8 +19,8 @@
 
 #include <exo/assert.hpp>
 
-extern "C" const uint8_t trampoline_start[], trampoline_end[], trampoline_cr3[],
-    trampoline_stack[], trampoline_cpu[], trampoline_entry[];
+extern "C" const uint8_t trampoline_start[], trampoline_end[], trampoline_cr3[], trampoline_stack[],
+    trampoline_cpu[], trampoline_entry[];
 
 namespace mk::smp {
 namespace {

@@ -3,7 +3,9 @@
 // 1,000,000 random operations. Prints Markdown; writes CSV to the path given as argv[1].
 #include "lib/buddy.hpp"
 
+#include "support.hpp"
 #include <algorithm>
+
 #include <bench/compare.hpp>
 #include <bench/report.hpp>
 #include <bench/runner.hpp>
@@ -21,15 +23,8 @@ namespace {
 
 constexpr uint64_t kFrames = 1 << 18; // a 1 GiB span
 
-// The host's monotonic clock in nanoseconds (each sample times a batch of 256 iterations, so
-// its resolution and cost are spread thin; the runner subtracts the cost).
-struct MonotonicClock {
-    static uint64_t now() {
-        timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-    }
-};
+using exo::bench::host::MonotonicClock;
+
 constexpr size_t kLive = 1024; // blocks kept allocated while measuring
 
 struct Buddy {
@@ -133,10 +128,6 @@ Stats measure(Allocator& allocator, unsigned max_order, std::vector<uint64_t>& s
     return m.value().stats;
 }
 
-void print_sink(void* file, const char* s, size_t n) {
-    fwrite(s, 1, n, static_cast<FILE*>(file));
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -160,7 +151,7 @@ int main(int argc, char** argv) {
          compare(buddy_mixed, first_fit_mixed, kAtLeastAsFast)},
         {"first-fit extent list mixed-order alloc+free", "ns", first_fit_mixed},
     };
-    exo::FormatSink out{print_sink, stdout};
+    exo::FormatSink out = exo::bench::host::file_sink(stdout);
     printf("## Buddy allocator vs naive free lists (host, ns per alloc+free pair)\n\n");
     write_markdown(out, rows, sizeof rows / sizeof rows[0]);
 
@@ -194,7 +185,7 @@ int main(int argc, char** argv) {
         FILE* csv = fopen(argv[1], "w");
         if (!csv)
             return 1;
-        write_csv({print_sink, csv}, rows, sizeof rows / sizeof rows[0]);
+        write_csv(exo::bench::host::file_sink(csv), rows, sizeof rows / sizeof rows[0]);
         fclose(csv);
     }
     return 0;

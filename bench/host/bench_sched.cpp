@@ -3,6 +3,8 @@
 // runnable threads. Prints Markdown; writes CSV to the path given as argv[1].
 #include "lib/sched_policy.hpp"
 
+#include "support.hpp"
+
 #include <bench/compare.hpp>
 #include <bench/report.hpp>
 #include <bench/runner.hpp>
@@ -18,15 +20,7 @@ using Stop = mk::sched::StopReason;
 
 namespace {
 
-// The host's monotonic clock in nanoseconds (each sample times a batch of 256 iterations, so
-// its resolution and cost are spread thin; the runner subtracts the cost).
-struct MonotonicClock {
-    static uint64_t now() {
-        timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-    }
-};
+using exo::bench::host::MonotonicClock;
 
 constexpr uint64_t kStepNs = 10'000; // virtual time between two picks
 
@@ -103,10 +97,6 @@ Stats measure(Queue& queue, std::vector<uint64_t>& samples) {
     return m.value().stats;
 }
 
-void print_sink(void* file, const char* s, size_t n) {
-    fwrite(s, 1, n, static_cast<FILE*>(file));
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -130,7 +120,7 @@ int main(int argc, char** argv) {
          compare(e1024, s1024, kAtLeastAsFast)},
         {"linear scan, 1024 threads", "ns", s1024},
     };
-    exo::FormatSink out{print_sink, stdout};
+    exo::FormatSink out = exo::bench::host::file_sink(stdout);
     printf("## Scheduler run queue vs linear scan (host, ns per pick-next + requeue)\n\n");
     write_markdown(out, rows, sizeof rows / sizeof rows[0]);
     printf("\nRun queue: O(1) pop from per-class FIFO lists (class bitmap, ageing check); "
@@ -140,7 +130,7 @@ int main(int argc, char** argv) {
         FILE* csv = fopen(argv[1], "w");
         if (!csv)
             return 1;
-        write_csv({print_sink, csv}, rows, sizeof rows / sizeof rows[0]);
+        write_csv(exo::bench::host::file_sink(csv), rows, sizeof rows / sizeof rows[0]);
         fclose(csv);
     }
     return 0;

@@ -4,6 +4,7 @@
 // against wrap-around before any byte of it is read, and every MADT entry's length is checked
 // against the bytes that remain in the table before the entry is copied.
 #include "lib/acpi.hpp"
+#include "lib/bytes.hpp"
 
 using exo::Result;
 using exo::Status;
@@ -37,24 +38,6 @@ constexpr uint32_t kLapicOnlineCapable = 1u << 1;
 
 // The largest prefix of a MADT entry the parser uses (the Local x2APIC entry).
 constexpr size_t kMaxEntryPrefix = 16;
-
-uint16_t read_u16(const uint8_t* p) {
-    uint16_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint32_t read_u32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint64_t read_u64(const uint8_t* p) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
 
 bool same_signature(const uint8_t* p, const char* sig, size_t n) {
     for (size_t i = 0; i < n; ++i)

@@ -1,18 +1,8 @@
 // Portable reader of the generated kernel symbol table (see ksyms.hpp for the layout).
 #include "lib/ksyms.hpp"
+#include "lib/bytes.hpp"
 
 namespace mk {
-namespace {
-
-template <typename T>
-T load(const uint8_t* p) {
-    T v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-} // namespace
-
 exo::Result<SymbolTable> SymbolTable::from_blob(const uint8_t* blob, size_t length) {
     if (blob == nullptr || length < kKsymsHeaderSize)
         return exo::Status::Truncated;

@@ -2,6 +2,7 @@
 // and is treated as untrusted: every length is checked against the bytes that remain before it is
 // used, every field is read with memcpy (no misaligned casts), and nothing past total_size is read.
 #include "lib/multiboot2.hpp"
+#include "lib/bytes.hpp"
 
 using exo::Result;
 using exo::Status;
@@ -20,18 +21,6 @@ constexpr size_t kTagHeaderSize = 8;   // u32 type, u32 size (3.6.2)
 constexpr size_t kTagAlign = 8;        // each tag starts 8-byte aligned (3.6.2)
 constexpr size_t kMmapEntryMin = 24;   // u64 base, u64 length, u32 type, u32 reserved (3.6.8)
 constexpr size_t kFramebufferMin = 22; // address .. framebuffer_type (3.6.12)
-
-uint32_t read_u32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint64_t read_u64(const uint8_t* p) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
 
 struct Tag {
     uint32_t type;

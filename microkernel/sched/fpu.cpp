@@ -134,10 +134,6 @@ void release(Thread& thread) {
     thread.fpu_state = nullptr;
 }
 
-uint32_t state_size() {
-    return size;
-}
-
 const char* save_instruction() {
     switch (mode) {
     case Mode::Xsaveopt:

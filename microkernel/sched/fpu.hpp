@@ -25,7 +25,6 @@ void switch_in(Thread& next);  // loads next's state, or sets CR0.TS so first us
 // Frees the thread's state area (thread exit).
 void release(Thread& thread);
 
-uint32_t state_size();
 const char* save_instruction(); // "xsaveopt", "xsave" or "fxsave"
 
 } // namespace mk::fpu

@@ -31,7 +31,6 @@ struct CpuSched {
     SpinLock lock; // guards rq
     RunQueue* rq = nullptr;
     TimerList timers;
-    Thread* zombies = nullptr; // this CPU only, interrupts disabled
     uint64_t slice_end = 0;
     uint64_t dispatches = 0;
     uint32_t position = 0; // index in the online arrays below
@@ -144,7 +143,7 @@ Entity* steal(Cpu& self, uint64_t now) {
 // Takes the oldest thread of class `c` from the CPU where it is furthest behind (it waited at
 // least since `since` and got less CPU than `runtime_ns` minus half a slice) and queues it at
 // the head of this CPU's class. No run-queue lock held on entry.
-void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns, uint64_t now) {
+void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns) {
     uint32_t n = online_count.load(std::memory_order_acquire);
     uint32_t victim = the_policy->find_behind(online_queues, n, sched_of(self.index).position, c,
                                               since, runtime_ns);
@@ -165,7 +164,6 @@ void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns, uint64
     __atomic_store_n(&thread_of(e)->cpu, self.index, __ATOMIC_RELAXED);
     cs.rq->push_front(*e);
     cs.lock.unlock();
-    (void)now;
 }
 
 void record_latency(Thread& next, uint64_t now) {
@@ -209,7 +207,6 @@ void schedule(StopReason why) {
                 reason = StopReason::Yielded;
             prev->state.store(ThreadState::Ready, std::memory_order_relaxed);
         }
-        prev->cpu_time_ns += now - prev->dispatched_at;
         cs.rq->stop(prev->entity, now - prev->dispatched_at, reason, now);
         if (reason != StopReason::Blocked)
             cs.rq->push(prev->entity, now);
@@ -232,7 +229,7 @@ void schedule(StopReason why) {
             cs.lock.unlock();
         }
     } else if (n > 1 && full_slice) {
-        pull_behind(cpu, head_class, head_since, head_runtime, now);
+        pull_behind(cpu, head_class, head_since, head_runtime);
     }
 
     cs.lock.lock();
@@ -257,7 +254,6 @@ void schedule(StopReason why) {
     while (next->on_cpu.load(std::memory_order_acquire))
         cpu::pause();
     next->on_cpu.store(true, std::memory_order_relaxed);
-    ++next->switches;
     ++cs.dispatches;
     record_latency(*next, now);
     next->woken_at = 0;

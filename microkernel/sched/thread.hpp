@@ -48,11 +48,8 @@ struct Thread {
     Thread* timer_next; // link in a CPU's list of sleepers
     void* timer_list;   // that list, or null (scheduler.cpp)
 
-    // Accounting.
     uint64_t dispatched_at; // ns, when it last started running
-    uint64_t woken_at;      // ns, when it last became runnable
-    uint64_t cpu_time_ns;
-    uint64_t switches;
+    uint64_t woken_at;      // ns, when it last became runnable (the latency probe)
     Thread* zombie_next;
 };
 

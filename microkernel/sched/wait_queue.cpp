@@ -44,20 +44,6 @@ bool WaitQueue::remove_locked(Thread& t) {
     return true;
 }
 
-size_t WaitQueue::wake_one() {
-    size_t woken = 0;
-    {
-        LockGuard guard(lock_);
-        while (head_ != nullptr && woken == 0) {
-            Thread* t = head_;
-            remove_locked(*t);
-            woken += sched::wake(*t, WakeReason::Woken) ? 1 : 0; // false: its deadline won
-        }
-    }
-    sched::preempt_if_needed();
-    return woken;
-}
-
 size_t WaitQueue::wake_all_locked() {
     size_t woken = 0;
     while (head_ != nullptr) {

@@ -1,5 +1,5 @@
 // Wait queues: where threads sleep until an event (a ring filling, an IRQ, a thread exiting),
-// optionally with a deadline. FIFO: wake_one wakes the longest waiter.
+// optionally with a deadline.
 #pragma once
 
 #include "arch/x86_64/spinlock.hpp"
@@ -34,8 +34,7 @@ public:
         }
     }
 
-    // Wakes the longest waiter / every waiter; returns how many were woken.
-    size_t wake_one();
+    // Wakes every waiter; returns how many were woken.
     size_t wake_all();
 
     // Runs `change()` (what makes waiters' conditions true) under the queue's lock, then wakes

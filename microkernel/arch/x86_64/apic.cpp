@@ -199,8 +199,4 @@ void timer_stop() {
         write(kTimerInitial, 0);
 }
 
-bool timer_uses_tsc_deadline() {
-    return use_tsc_deadline;
-}
-
 } // namespace mk::apic

@@ -29,6 +29,5 @@ void send_startup(uint32_t apic_id, uint8_t page);
 // (a past deadline fires at once). A later arm replaces an earlier one.
 void timer_arm(uint64_t deadline_ns);
 void timer_stop();
-bool timer_uses_tsc_deadline();
 
 } // namespace mk::apic

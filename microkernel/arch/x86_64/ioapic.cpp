@@ -77,21 +77,4 @@ exo::Result<void> route(uint32_t gsi, uint8_t vector, uint32_t apic_id, uint16_t
     return {};
 }
 
-exo::Result<void> mask(uint32_t gsi) {
-    LockGuard guard(lock);
-    Chip* chip = chip_for(gsi);
-    if (chip == nullptr)
-        return exo::Status::NotFound;
-    uint32_t n = gsi - chip->gsi_base;
-    write(*chip, 0x10 + 2 * n, read(*chip, 0x10 + 2 * n) | kMasked);
-    return {};
-}
-
-uint32_t input_count() {
-    uint32_t total = 0;
-    for (size_t i = 0; i < chip_count; ++i)
-        total += chips[i].inputs;
-    return total;
-}
-
 } // namespace mk::ioapic

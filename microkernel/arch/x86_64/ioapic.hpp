@@ -16,8 +16,5 @@ exo::Result<void> init(const acpi::Topology& topology);
 // with the polarity and trigger of MPS INTI `flags` (ISA defaults for "conforms"), unmasked.
 // NotFound: no I/O APIC serves that GSI.
 exo::Result<void> route(uint32_t gsi, uint8_t vector, uint32_t apic_id, uint16_t flags);
-exo::Result<void> mask(uint32_t gsi);
-
-uint32_t input_count(); // total redirection entries
 
 } // namespace mk::ioapic

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 
 OVMF_CANDIDATES = ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
 # isa-debug-exit: the kernel writes v, QEMU exits with (v << 1) | 1 (arch/x86_64/qemu.hpp).
@@ -71,6 +73,37 @@ def qemu_command(iso, cmdline_disk, memory="128M", uefi=False, smp=1, icount=Fal
     if gdb:
         cmd += ["-s", "-S"]
     return cmd
+
+
+@dataclass
+class Boot:
+    status: object  # QEMU's exit status, or None when it was killed at the timeout
+    log: str        # the serial console, CRLF turned into LF
+    output: str     # what QEMU itself printed
+    elapsed: float  # seconds
+    command: list   # the QEMU command, with the temporary files named cmdline.img, serial.log
+
+
+def boot_once(iso, cmdline, timeout, **machine):
+    """Boots `iso` once with kernel command line `cmdline` (serial console to a file, QEMU killed
+    after `timeout` seconds); `machine` holds qemu_command's keyword arguments."""
+    with tempfile.TemporaryDirectory() as tmp:
+        disk, serial = os.path.join(tmp, "cmdline.img"), os.path.join(tmp, "serial.log")
+        make_cmdline_disk(disk, cmdline)
+        cmd = qemu_command(iso, disk, serial=f"file:{serial}", **machine)
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            status = proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            status = None
+        elapsed = time.monotonic() - start
+        log = open(serial, errors="replace").read() if os.path.exists(serial) else ""
+        shown = [a.replace(disk, "cmdline.img").replace(serial, "serial.log") for a in cmd]
+    return Boot(status, log.replace("\r\n", "\n"), out, elapsed, shown)
 
 
 def main():

@@ -19,10 +19,7 @@ import difflib
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -78,26 +75,10 @@ def file_stem(table):
 def boot(iso, kernel_cmdline, memory, timeout, log_path):
     """One boot; returns (the QEMU command, the serial log). Raises RunError unless QEMU exits
     with the pass code and the kernel printed EXO-BENCH: DONE."""
-    with tempfile.TemporaryDirectory() as tmp:
-        disk = os.path.join(tmp, "cmdline.img")
-        serial = os.path.join(tmp, "serial.log")
-        qemu.make_cmdline_disk(disk, kernel_cmdline)
-        cmd = qemu.qemu_command(iso, disk, memory, icount=True, serial=f"file:{serial}")
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-            status = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            status = None
-        elapsed = time.monotonic() - start
-        log = open(serial, errors="replace").read() if os.path.exists(serial) else ""
-        log = log.replace("\r\n", "\n")
-        with open(log_path, "w") as f:
-            f.write(log)
-        shown = [a.replace(disk, "cmdline.img").replace(serial, "serial.log") for a in cmd]
+    b = qemu.boot_once(iso, kernel_cmdline, timeout, memory=memory, icount=True)
+    status, log, out, elapsed, shown = b.status, b.log, b.output, b.elapsed, b.command
+    with open(log_path, "w") as f:
+        f.write(log)
     problem = None
     if status is None:
         problem = f"timed out after {timeout} s"

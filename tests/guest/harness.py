@@ -10,10 +10,7 @@ printed.
 import argparse
 import os
 import re
-import subprocess
 import sys
-import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -162,24 +159,9 @@ def judge(test, status, log):
 
 
 def run_test(iso, test):
-    with tempfile.TemporaryDirectory() as tmp:
-        disk, log_path = os.path.join(tmp, "cmdline.img"), os.path.join(tmp, "serial.log")
-        qemu.make_cmdline_disk(disk, test.cmdline)
-        cmd = qemu.qemu_command(iso, disk, test.memory, test.uefi, smp=test.smp,
-                                serial=f"file:{log_path}")
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            out, _ = proc.communicate(timeout=test.timeout)
-            status = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            status = None
-        elapsed = time.monotonic() - start
-        log = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
-        log = log.replace("\r\n", "\n")
-        return test, judge(test, status, log), elapsed, log, out
+    b = qemu.boot_once(iso, test.cmdline, test.timeout, memory=test.memory, uefi=test.uefi,
+                       smp=test.smp)
+    return test, judge(test, b.status, b.log), b.elapsed, b.log, b.output
 
 
 def main():

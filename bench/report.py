@@ -94,11 +94,13 @@ def first_line(cmd):
 
 
 def source_revision():
-    """The commit measured, and whether the working tree had local changes."""
+    """The commit measured, and whether the working tree had local changes (other than the
+    generated benchmark pages themselves, which a previous bench command may have rewritten)."""
     commit = first_line(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"])
     if commit is None:
         return None
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                            "--", ".", ":!docs/benchmarks.md", ":!docs/benchmarks"],
                            capture_output=True, text=True).stdout.strip()
     return commit + (" with uncommitted changes" if dirty else "")
 

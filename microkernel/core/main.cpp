@@ -121,6 +121,18 @@ bool read_physical(void*, uint64_t phys, void* out, size_t length) {
     return true;
 }
 
+constexpr uint64_t kIoApicWindow = 0x20; // IOREGSEL and IOWIN
+
+bool overlaps_usable_ram(uint64_t base, uint64_t length) {
+    for (size_t i = 0; i < boot_info.memory_count; ++i) {
+        const mb2::MemoryRegion& r = boot_info.memory[i];
+        if (r.type == uint32_t(mb2::RegionType::Available) && base < r.base + r.length &&
+            r.base < base + length)
+            return true;
+    }
+    return false;
+}
+
 // The CPUs and interrupt controllers the firmware reports. Without a usable MADT the machine
 // runs on the boot CPU alone.
 void read_topology() {
@@ -134,6 +146,17 @@ void read_topology() {
         topology = {};
         return;
     }
+    // Device registers never live in RAM: an I/O APIC the tables place there would have the
+    // kernel write into memory the allocator hands out. Drop it.
+    size_t kept = 0;
+    for (size_t i = 0; i < topology.ioapic_count; ++i) {
+        const acpi::IoApic& io = topology.ioapics[i];
+        if (overlaps_usable_ram(io.address, kIoApicWindow))
+            log::warn("acpi: I/O APIC %u at 0x%x lies in usable RAM: ignored", io.id, io.address);
+        else
+            topology.ioapics[kept++] = io;
+    }
+    topology.ioapic_count = kept;
     log::info("acpi: %s, OEM '%s': %zu CPUs, %zu I/O APICs, %zu overrides, LAPIC at 0x%lx%s",
               topology.used_xsdt ? "XSDT" : "RSDT", topology.oem_id, topology.cpu_count,
               topology.ioapic_count, topology.override_count, topology.lapic_base,

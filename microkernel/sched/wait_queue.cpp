@@ -13,7 +13,6 @@ WakeReason WaitQueue::sleep_locked(uint64_t deadline_ns) {
     else
         head_ = self;
     tail_ = self;
-    ++count_;
     self->wake_reason = WakeReason::None;
     self->state.store(ThreadState::Blocked, std::memory_order_relaxed);
     if (deadline_ns != 0)
@@ -40,7 +39,6 @@ bool WaitQueue::remove_locked(Thread& t) {
     if (tail_ == &t)
         tail_ = previous;
     t.wait_next = nullptr;
-    --count_;
     return true;
 }
 
@@ -54,23 +52,8 @@ size_t WaitQueue::wake_all_locked() {
     return woken;
 }
 
-size_t WaitQueue::wake_all() {
-    size_t woken;
-    {
-        LockGuard guard(lock_);
-        woken = wake_all_locked();
-    }
-    sched::preempt_if_needed();
-    return woken;
-}
-
 void WaitQueue::preempt_if_needed() {
     sched::preempt_if_needed();
-}
-
-size_t WaitQueue::waiters() {
-    LockGuard guard(lock_);
-    return count_;
 }
 
 } // namespace mk

@@ -34,9 +34,6 @@ public:
         }
     }
 
-    // Wakes every waiter; returns how many were woken.
-    size_t wake_all();
-
     // Runs `change()` (what makes waiters' conditions true) under the queue's lock, then wakes
     // every waiter. A waiter cannot see the change before the lock is released, so the queue may
     // be destroyed as soon as a waiter returns (e.g. a completion on the waiter's stack).
@@ -52,8 +49,6 @@ public:
         return woken;
     }
 
-    size_t waiters();
-
 private:
     // Queues the current thread, releases the lock and blocks; returns why it woke.
     WakeReason sleep_locked(uint64_t deadline_ns);
@@ -64,7 +59,6 @@ private:
     IrqSpinLock lock_;
     Thread* head_ = nullptr;
     Thread* tail_ = nullptr;
-    size_t count_ = 0;
 };
 
 } // namespace mk

@@ -72,12 +72,36 @@ private:
 
 } // namespace exo
 
-// Evaluates a Result-returning expression; on failure returns its Status from the enclosing
-// function, otherwise yields the value. A GNU statement expression, as in SerenityOS's TRY.
+namespace exo::detail {
+// TRY accepts a Result<T> or a bare Status (for calls that only report success).
+inline bool try_ok(Status s) {
+    return s == Status::Ok;
+}
+inline Status try_status(Status s) {
+    return s;
+}
+inline void try_value(Status) {}
+template <typename T>
+bool try_ok(const Result<T>& r) {
+    return r.ok();
+}
+template <typename T>
+Status try_status(const Result<T>& r) {
+    return r.status();
+}
+template <typename T>
+T try_value(Result<T>& r) {
+    return r.release_value();
+}
+} // namespace exo::detail
+
+// Evaluates a Result- or Status-returning expression; on failure returns its Status from the
+// enclosing function, otherwise yields the value. A GNU statement expression, as in
+// SerenityOS's TRY.
 #define TRY(expr)                                                                                  \
     __extension__({                                                                                \
         auto&& exo_try_result_ = (expr);                                                           \
-        if (!exo_try_result_.ok())                                                                 \
-            return exo_try_result_.status();                                                       \
-        exo_try_result_.release_value();                                                           \
+        if (!::exo::detail::try_ok(exo_try_result_))                                               \
+            return ::exo::detail::try_status(exo_try_result_);                                     \
+        ::exo::detail::try_value(exo_try_result_);                                                 \
     })

@@ -22,7 +22,8 @@ enum class Status : int32_t {
     Unsupported = 12,  // valid request that this build or machine does not implement
     BufferTooSmall = 13,
     TimedOut = 14,
-    Closed = 15, // the peer is gone
+    Closed = 15,     // the peer is gone
+    BadAddress = 16, // a user pointer to memory that is not mapped (or not writable) there
 };
 
 // A stable, human-readable name ("OutOfRange") for logs and test messages.
@@ -60,6 +61,8 @@ constexpr const char* status_name(Status s) {
         return "TimedOut";
     case Status::Closed:
         return "Closed";
+    case Status::BadAddress:
+        return "BadAddress";
     }
     return "Unknown";
 }

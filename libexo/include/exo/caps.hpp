@@ -1,0 +1,111 @@
+// Capabilities as user mode sees them: object types, rights, the CapInfo and ExitInfo records
+// that syscalls fill, and the slots every process starts with.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace exo {
+
+// A slot index in the calling process's capability space. Slot 0 is never valid.
+using Slot = uint32_t;
+inline constexpr Slot kNullSlot = 0;
+inline constexpr uint32_t kCapSlots = 256;
+
+enum class ObjectType : uint16_t {
+    None = 0, // an empty slot
+    Memory = 1,
+    Frame = 2,
+    AddressSpace = 3,
+    Process = 4,
+    Thread = 5,
+    Ring = 6, // the fusion-ring issue
+    Irq = 7,
+    IoPorts = 8,
+    DeviceMemory = 9,
+    Log = 10,
+};
+
+constexpr const char* object_type_name(ObjectType t) {
+    switch (t) {
+    case ObjectType::None:
+        return "None";
+    case ObjectType::Memory:
+        return "Memory";
+    case ObjectType::Frame:
+        return "Frame";
+    case ObjectType::AddressSpace:
+        return "AddressSpace";
+    case ObjectType::Process:
+        return "Process";
+    case ObjectType::Thread:
+        return "Thread";
+    case ObjectType::Ring:
+        return "Ring";
+    case ObjectType::Irq:
+        return "Irq";
+    case ObjectType::IoPorts:
+        return "IoPorts";
+    case ObjectType::DeviceMemory:
+        return "DeviceMemory";
+    case ObjectType::Log:
+        return "Log";
+    }
+    return "Unknown";
+}
+
+// Rights. A derived capability has at most its source's rights.
+enum Rights : uint32_t {
+    kRightRead = 1u << 0,      // observe: info, wait, map readable
+    kRightWrite = 1u << 1,     // map writable, write to a log
+    kRightExecute = 1u << 2,   // map executable
+    kRightDuplicate = 1u << 3, // copy or mint in the same capability space
+    kRightGrant = 1u << 4,     // give to another process
+    kRightManage = 1u << 5,    // change the object: allocate from, map into, start, kill, bind
+    kRightsAll = (1u << 6) - 1,
+};
+
+struct CapInfo {
+    uint16_t type; // ObjectType
+    uint16_t reserved;
+    uint32_t rights;
+    uint64_t badge;
+    uint64_t first; // Frame: physical address; IoPorts/Irq: first port/line; DeviceMemory: address
+    uint64_t count; // Frame/DeviceMemory: pages; IoPorts/Irq: ports/lines; Memory: limit in bytes
+};
+static_assert(sizeof(CapInfo) == 32);
+
+struct MemoryInfo {
+    uint64_t limit; // bytes this quota may hold
+    uint64_t used;  // bytes charged to it now: frames, kernel objects and sub-quotas
+};
+static_assert(sizeof(MemoryInfo) == 16);
+
+enum class ExitReason : uint32_t {
+    Running = 0, // ProcessWait timed out: no exit yet
+    Exited = 1,  // ProcessExit, or its last thread ended
+    Faulted = 2, // a CPU exception in user mode
+    Killed = 3,  // ProcessKill
+};
+
+struct ExitInfo {
+    uint32_t reason;        // ExitReason
+    uint32_t vector;        // Faulted: the exception vector
+    int64_t code;           // Exited: the exit code
+    uint64_t address;       // Faulted: the faulting instruction
+    uint64_t fault_address; // Faulted by a page fault: the address accessed (CR2)
+};
+static_assert(sizeof(ExitInfo) == 32);
+
+// Slots every process starts with (ProcessStart installs 1 and 2; the creator grants the rest).
+inline constexpr Slot kSlotSelf = 1;         // Process: Read, Manage, Duplicate
+inline constexpr Slot kSlotAddressSpace = 2; // AddressSpace: Read, Manage, Duplicate
+inline constexpr Slot kSlotMemory = 3;       // Memory: the process's quota (by convention)
+inline constexpr Slot kSlotLog = 4;          // Log (by convention)
+// The root process (init) also holds:
+inline constexpr Slot kSlotIoPorts = 5;      // every I/O port
+inline constexpr Slot kSlotIrq = 6;          // every I/O APIC input
+inline constexpr Slot kSlotDeviceMemory = 7; // physical addresses outside RAM
+inline constexpr Slot kFirstFreeSlot = 16;
+
+} // namespace exo

@@ -91,7 +91,8 @@ private:
 };
 
 // The benchmarks, each in its own file.
-bool memory(const Context&); // memory.cpp: frames, kernel heap, kernel page mapping
-bool sched(const Context&);  // sched.cpp: context switches, pick-next, wake-to-run latency
+bool memory(const Context&);  // memory.cpp: frames, kernel heap, kernel page mapping
+bool sched(const Context&);   // sched.cpp: context switches, pick-next, wake-to-run latency
+bool syscall(const Context&); // syscall.cpp: null syscall, capability copy (in ring 3)
 
 } // namespace mk::bench

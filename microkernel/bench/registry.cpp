@@ -12,6 +12,7 @@ namespace {
 constexpr Benchmark kBenchmarks[] = {
     {"memory", memory},
     {"sched", sched},
+    {"syscall", syscall},
 };
 
 constinit uint64_t samples[kMaxSamples] = {};

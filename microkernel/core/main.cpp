@@ -21,11 +21,17 @@
 #include "lib/cmdline.hpp"
 #include "lib/ksyms.hpp"
 #include "lib/multiboot2.hpp"
+#include "mm/kernel_heap.hpp"
 #include "mm/kernel_space.hpp"
 #include "mm/kernel_stack.hpp"
 #include "mm/physical.hpp"
+#include "object/device.hpp"
+#include "object/kernel_object.hpp"
 #include "sched/fpu.hpp"
 #include "sched/scheduler.hpp"
+#include "syscall/syscall_init.hpp"
+#include "syscall/user_memory.hpp"
+#include "user/root_process.hpp"
 
 extern "C" const uint8_t __ksyms_start[], __ksyms_end[];
 extern "C" const uint8_t boot_stack_bottom[], boot_stack_top[];
@@ -190,6 +196,9 @@ void init_cpus(const Cmdline& cmdline) {
         EXO_PANIC("scheduler: %s", exo::status_name(r.status()));
     panic_set_hooks(
         {.stop_other_cpus = smp::stop_other_cpus, .stack_bounds = sched::current_stack_bounds});
+    sys::init_cpu();
+    user::init();
+    init_irq_lines();
     cpu::enable_interrupts();
     start_cpus(cmdline);
 }
@@ -206,6 +215,47 @@ void init_memory(uint64_t info_phys) {
     pmm::log_summary();
 }
 
+uint64_t settled_free_bytes() {
+    reap_dead_objects();
+    heap::trim();
+    trim_kernel_stacks();
+    return pmm::free_bytes();
+}
+
+// Starts the root process (`root=NAME`, default init; `root=none` for none) and waits for it to
+// end. True when it exited with code 0 and every byte it was given came back.
+bool run_root(const Cmdline& cmdline) {
+    bool named;
+    std::string_view name = cmdline.get("root", &named);
+    if (!named)
+        name = "init";
+    if (name == "none")
+        return true;
+    uint64_t free_before = settled_free_bytes();
+    auto root = user::start_root(boot_info, name, cmdline.get("init"));
+    if (!root.ok())
+        return false;
+    auto end = root.value()->wait(0);
+    const exo::ExitInfo& info = end.value();
+    static constexpr const char* kReasons[] = {"running", "exited", "faulted", "killed"};
+    log::info("root: '%s' %s (code %ld, vector %u)", root.value()->name(),
+              kReasons[info.reason & 3], info.code, info.vector);
+    root.value().reset();
+    // Its exited threads are reclaimed by the scheduler's reaper: wait a moment for them.
+    uint64_t free_after = settled_free_bytes();
+    for (int i = 0; i < 100 && free_after != free_before; ++i) {
+        sched::sleep_ns(1'000'000);
+        free_after = settled_free_bytes();
+    }
+    if (free_after != free_before) {
+        log::error("root: %ld bytes of memory did not come back",
+                   int64_t(free_before - free_after));
+        return false;
+    }
+    log::info("root: all memory returned (%lu KiB free)", free_after >> 10);
+    return info.reason == uint32_t(exo::ExitReason::Exited) && info.code == 0;
+}
+
 // The rest of boot, on a kernel stack with a guard page below it.
 [[noreturn]] void continue_boot() {
     Cmdline cmdline(boot_info.cmdline);
@@ -215,8 +265,9 @@ void init_memory(uint64_t info_phys) {
     if (cmdline.has("bench"))
         bench::run(cmdline.get("bench"), {boot_info, cmdline});
     log::raw("exo: ready\n");
+    bool passed = run_root(cmdline);
     if (cmdline.has("shutdown"))
-        qemu::exit(qemu::ExitCode::Pass);
+        qemu::exit(passed ? qemu::ExitCode::Pass : qemu::ExitCode::Fail);
     cpu::halt_forever();
 }
 

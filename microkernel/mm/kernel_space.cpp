@@ -48,6 +48,7 @@ exo::Result<void> map_image_range(PageTable<KernelTableEnv>& pt, uint64_t start,
 
 constexpr uint64_t kEferNxe = 1 << 11;
 constexpr uint64_t kCr4Smep = 1 << 20, kCr4Smap = 1 << 21;
+constexpr uint64_t kCr0WriteProtect = 1 << 16;
 
 } // namespace
 
@@ -64,6 +65,14 @@ exo::Result<void> init(uint64_t direct_map_end) {
     direct_map_end_aligned = end;
     for (uint64_t p = 0; p < end; p += kLargePageSize)
         TRY(pt.map(DIRECT_MAP_BASE + p, p, kLargePageSize, kAccessWrite | kAccessGlobal));
+
+    // Every top-level entry of the kernel half exists from now on, so user address spaces can
+    // copy them once (object/address_space.cpp) and still see every later kernel mapping.
+    uint64_t* top = phys_to_virt<uint64_t>(pt.root());
+    for (unsigned i = 256; i < 512; ++i) {
+        if (!(top[i] & pte::kPresent))
+            top[i] = TRY(env.allocate_table()) | pte::kPresent | pte::kWrite;
+    }
 
     kernel_root = pt.root();
     asm volatile("mov %0, %%cr3" ::"r"(kernel_root) : "memory");
@@ -151,6 +160,10 @@ uint64_t kernel_tables() {
 void enable_protection_features(bool report) {
     if (!(cpu::read_msr(cpu::msr::kEfer) & kEferNxe))
         EXO_PANIC("the CPU has no NX bit: W^X cannot be enforced");
+    // Write protection binds ring 0 too: a copy-out to a read-only user page must fault. The
+    // boot CPU set it in boot/entry.S; the others start without it (their trampoline page is
+    // written to on the way to long mode).
+    cpu::write_cr0(cpu::read_cr0() | kCr0WriteProtect);
     auto leaf7 = cpu::cpuid(7, 0);
     uint64_t cr4 = cpu::read_cr4();
     bool smep = leaf7.ebx & (1u << 7), smap = leaf7.ebx & (1u << 20);

@@ -174,6 +174,19 @@ const Accounting& accounting() {
     return acct;
 }
 
+bool overlaps_ram(uint64_t start, uint64_t end) {
+    for (size_t i = 0; i < boot->memory_count; ++i) {
+        const mb2::MemoryRegion& r = boot->memory[i];
+        if (r.type == uint32_t(mb2::RegionType::Reserved))
+            continue;
+        uint64_t r_start = align_down(r.base, kFrameSize);
+        uint64_t r_end = align_up(r.base + r.length, kFrameSize);
+        if (start < r_end && r_start < end)
+            return true;
+    }
+    return false;
+}
+
 uint64_t free_bytes() {
     uint64_t frames = buddy.with_core([](BuddyAllocator& core) { return core.free_frames(); });
     return (frames + cached_frames()) * kFrameSize;

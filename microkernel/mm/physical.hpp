@@ -30,6 +30,9 @@ exo::Result<uint64_t> allocate(unsigned order, FrameQuota* quota = nullptr);
 exo::Result<void> free(uint64_t address, unsigned order, FrameQuota* quota = nullptr);
 
 const Accounting& accounting();
+// True when [start, end) touches a memory-map region that is not plain Reserved (RAM, ACPI
+// tables and NVS, bad memory): such pages are never device memory for user mode.
+bool overlaps_ram(uint64_t start, uint64_t end);
 uint64_t free_bytes();
 uint64_t allocated_bytes(); // handed out and not yet freed (at boot: the kernel's page tables)
 bool check_invariants();

@@ -4,10 +4,12 @@
 #include "arch/x86_64/apic.hpp"
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/idt.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
+#include "mm/kernel_space.hpp"
 #include "sched/fpu.hpp"
 #include "sched/preempt.hpp"
 
@@ -19,6 +21,21 @@ extern "C" mk::Thread* switch_context(mk::Thread* prev, mk::Thread* next);
 
 namespace mk::sched {
 namespace {
+
+// What a CPU needs to run `t`: its kernel stack for interrupts (TSS) and syscalls, its address
+// space (the kernel's for kernel threads: a CPU's CR3 is always its current thread's, so an
+// address space no thread uses is loaded nowhere and may be freed), and its process's ports.
+void load_thread_context(Cpu& cpu, Thread& t) {
+    cpu.tss.rsp[0] = t.stack.top;
+    cpu.kernel_rsp = t.stack.top;
+    uint64_t root = t.address_space ? t.address_space : vm::kernel_tables();
+    if (cpu.cr3 != root) {
+        cpu.cr3 = root;
+        cpu::write_cr3(root);
+    }
+    if (t.io)
+        gdt::load_io_bitmap(cpu, t.io->key.load(std::memory_order_acquire), t.io->bitmap);
+}
 
 // Threads sleeping until a deadline on one CPU, sorted by deadline; its timer interrupt wakes
 // them. Taken with interrupts disabled.
@@ -258,7 +275,7 @@ void schedule(StopReason why) {
     record_latency(*next, now);
     next->woken_at = 0;
     cpu.current = next;
-    cpu.tss.rsp[0] = next->stack.top;
+    load_thread_context(cpu, *next);
     fpu::switch_out(*prev);
     fpu::switch_in(*next);
     Thread* from = switch_context(prev, next);
@@ -391,7 +408,7 @@ exo::Result<void> prepare_secondary_cpu(Cpu& cpu, const KernelStack& stack) {
 void run_secondary_cpu(Cpu& cpu) {
     cpu.current = cpu.idle;
     cpu.idle->on_cpu.store(true, std::memory_order_relaxed);
-    cpu.tss.rsp[0] = cpu.idle->stack.top;
+    load_thread_context(cpu, *cpu.idle);
     fpu::switch_in(*cpu.idle);
     publish_online(cpu.index);
     cpu.online.store(true, std::memory_order_release);
@@ -409,6 +426,13 @@ void enqueue_new(Thread& thread) {
     cpu::restore_interrupts(enabled);
     if (enabled)
         preempt_if_needed();
+}
+
+void reload_context() {
+    bool enabled = cpu::save_and_disable_interrupts();
+    Cpu& cpu = this_cpu();
+    load_thread_context(cpu, *cpu.current);
+    cpu::restore_interrupts(enabled);
 }
 
 void yield() {

@@ -33,6 +33,8 @@ void enqueue_new(Thread& thread);
 
 // Gives up the CPU; the thread stays runnable (its burst ends).
 void yield();
+// Loads the current thread's context again after its address space or ports changed.
+void reload_context();
 // Blocks the calling thread until wake() (or its deadline, if set). Interrupts must be
 // disabled by the caller, who has made the thread findable by a waker (wait queue, timer).
 void block_current();

@@ -79,6 +79,9 @@ exo::Result<Thread*> spawn(void (*entry)(void*), void* arg, const ThreadOptions&
     t->entry = entry;
     t->arg = arg;
     t->pinned_cpu = options.pinned_cpu;
+    t->address_space = options.address_space;
+    t->io = options.io;
+    t->user = options.user;
     t->cpu = options.pinned_cpu >= 0 ? uint32_t(options.pinned_cpu) : this_cpu().index;
     t->state.store(ThreadState::Ready, std::memory_order_relaxed);
     prepare_first_switch(*t);

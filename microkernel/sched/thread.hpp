@@ -48,14 +48,30 @@ struct Thread {
     Thread* timer_next; // link in a CPU's list of sleepers
     void* timer_list;   // that list, or null (scheduler.cpp)
 
+    // User threads (object/process.hpp): the address space to load (0: the kernel's alone), the
+    // I/O ports of its process, and its UserThread object.
+    uint64_t address_space;
+    const struct IoPermissions* io;
+    void* user;
+
     uint64_t dispatched_at; // ns, when it last started running
     uint64_t woken_at;      // ns, when it last became runnable (the latency probe)
     Thread* zombie_next;
 };
 
+// The I/O permission bitmap of a process, as the context switch loads it (gdt::load_io_bitmap).
+struct IoPermissions {
+    std::atomic<uint64_t> key{0}; // changes whenever the bitmap does; 0 while there is none
+    uint8_t* bitmap = nullptr;    // kIoBitmapBytes - 1 bytes, a clear bit opens a port
+};
+
 struct ThreadOptions {
     const char* name = "kthread";
     int32_t pinned_cpu = -1; // a CPU index, or -1: may run anywhere
+    // User threads only.
+    uint64_t address_space = 0;
+    const IoPermissions* io = nullptr;
+    void* user = nullptr;
 };
 
 namespace thread {

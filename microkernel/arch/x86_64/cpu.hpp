@@ -81,6 +81,9 @@ inline void restore_interrupts(bool enabled) {
 inline void write_cr0(uint64_t v) {
     asm volatile("mov %0, %%cr0" ::"r"(v) : "memory");
 }
+inline void write_cr3(uint64_t v) {
+    asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+}
 inline void write_cr4(uint64_t v) {
     asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
 }

@@ -31,9 +31,13 @@ void set_ist(Cpu& cpu, const uint64_t ist_tops[3]) {
 void load(Cpu& cpu) {
     for (int i = 0; i < 5; ++i)
         cpu.gdt[i] = kTemplate[i];
-    cpu.tss.iomap_base = sizeof(Tss); // no I/O bitmap: every port access from ring 3 faults
+    // The I/O bitmap follows the TSS and starts all ones: every port access from ring 3 faults
+    // until a process that holds ports runs here (load_io_bitmap).
+    cpu.tss.iomap_base = sizeof(Tss);
+    __builtin_memset(cpu.io_bitmap, 0xFF, kIoBitmapBytes);
+    cpu.io_bitmap_key = 0;
     uint64_t base = reinterpret_cast<uint64_t>(&cpu.tss);
-    uint64_t limit = sizeof(Tss) - 1;
+    uint64_t limit = sizeof(Tss) + kIoBitmapBytes - 1;
     // 64-bit available TSS descriptor (type 9, present), SDM vol. 3A 7.2.3.
     cpu.gdt[5] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) |
                  (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
@@ -60,6 +64,18 @@ void load(Cpu& cpu) {
                  : "m"(pointer), "i"(uint64_t(kKernelCode)), "i"(kKernelData), "r"(kTss)
                  : "rax", "memory");
     cpu::write_msr(cpu::msr::kGsBase, gs_base);
+}
+
+void load_io_bitmap(Cpu& cpu, uint64_t key, const uint8_t* bitmap) {
+    if (bitmap == nullptr)
+        key = 0;
+    if (cpu.io_bitmap_key == key)
+        return;
+    cpu.io_bitmap_key = key;
+    if (bitmap == nullptr)
+        __builtin_memset(cpu.io_bitmap, 0xFF, kIoBitmapBytes - 1);
+    else
+        __builtin_memcpy(cpu.io_bitmap, bitmap, kIoBitmapBytes - 1);
 }
 
 void init_boot(Cpu& cpu) {

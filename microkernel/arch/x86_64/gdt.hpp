@@ -12,6 +12,8 @@ namespace mk::gdt {
 
 inline constexpr uint16_t kKernelCode = 0x08;
 inline constexpr uint16_t kKernelData = 0x10;
+inline constexpr uint16_t kUserData = 0x18 | 3;
+inline constexpr uint16_t kUserCode = 0x20 | 3;
 inline constexpr uint16_t kTss = 0x28;
 inline constexpr uint8_t kDoubleFaultIst = 1;
 inline constexpr uint8_t kNmiIst = 2;
@@ -23,5 +25,10 @@ void init_boot(Cpu& cpu);
 exo::Result<void> prepare_secondary(Cpu& cpu);
 // On the CPU itself: builds and loads its GDT, TSS and segment registers (GS_BASE kept).
 void load(Cpu& cpu);
+
+// Gives ring 3 the ports whose bits are clear in `bitmap` (kIoBitmapBytes - 1 bytes), or closes
+// every port (null). `key` names the bitmap's owner and version: nothing is copied when the
+// CPU already holds that key.
+void load_io_bitmap(Cpu& cpu, uint64_t key, const uint8_t* bitmap);
 
 } // namespace mk::gdt

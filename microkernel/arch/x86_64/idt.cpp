@@ -10,7 +10,9 @@
 #include "core/log.hpp"
 #include "core/panic.hpp"
 #include "mm/kernel_stack.hpp"
+#include "object/process.hpp"
 #include "sched/preempt.hpp"
+#include "syscall/user_memory.hpp"
 
 #include <stdint.h>
 
@@ -171,11 +173,17 @@ extern "C" void interrupt_dispatch(mk::InterruptFrame* frame) {
         --cpu.interrupt_depth;
         if (cpu.need_resched && cpu.interrupt_depth == 0)
             sched::preempt(); // the full frame is on this stack: the thread resumes through it
+        if (frame->cs & 3)
+            check_killed(); // back to ring 3 only if the process still lives
         return;
     }
     if (frame->vector == 7 && idt::device_not_available_hook &&
         idt::device_not_available_hook(*frame))
         return;
+    if (frame->cs & 3)
+        handle_user_fault(*frame); // ends the process, never the kernel
+    if (user::fixup_kernel_fault(*frame))
+        return; // a bad user pointer in a syscall: the copy returns BadAddress
     if (frame->vector == 2 && panic_in_progress()) {
         // Another CPU panicked and stopped this one: say where it was, for the report.
         report_stopped_cpu(cpu.index, *frame);

@@ -20,6 +20,8 @@ struct Chip {
 constinit Chip chips[acpi::kMaxIoApics] = {};
 constinit size_t chip_count = 0;
 constinit IrqSpinLock lock{};
+constinit acpi::InterruptOverride overrides[acpi::kMaxOverrides] = {};
+constinit size_t override_count = 0;
 
 uint32_t read(Chip& chip, uint32_t reg) {
     chip.registers[0] = reg;
@@ -41,6 +43,9 @@ Chip* chip_for(uint32_t gsi) {
 } // namespace
 
 exo::Result<void> init(const acpi::Topology& topology) {
+    for (size_t i = 0; i < topology.override_count; ++i)
+        overrides[i] = topology.overrides[i];
+    override_count = topology.override_count;
     for (size_t i = 0; i < topology.ioapic_count; ++i) {
         const acpi::IoApic& io = topology.ioapics[i];
         uint64_t virt = TRY(vm::map_mmio(io.address, 0x20));
@@ -75,6 +80,33 @@ exo::Result<void> route(uint32_t gsi, uint8_t vector, uint32_t apic_id, uint16_t
     write(*chip, 0x11 + 2 * n, apic_id << 24);
     write(*chip, 0x10 + 2 * n, low);
     return {};
+}
+
+exo::Result<void> set_masked(uint32_t gsi, bool masked) {
+    LockGuard guard(lock);
+    Chip* chip = chip_for(gsi);
+    if (chip == nullptr)
+        return exo::Status::NotFound;
+    uint32_t reg = 0x10 + 2 * (gsi - chip->gsi_base);
+    uint32_t low = read(*chip, reg);
+    write(*chip, reg, masked ? (low | kMasked) : (low & ~kMasked));
+    return {};
+}
+
+void line_to_gsi(uint32_t line, uint32_t& gsi, uint16_t& flags) {
+    gsi = line;
+    flags = 0; // conforms to the bus: edge-triggered, active high for ISA
+    for (size_t i = 0; i < override_count; ++i) {
+        if (line < 16 && overrides[i].bus == 0 && overrides[i].source == line) {
+            gsi = overrides[i].gsi;
+            flags = overrides[i].flags;
+        }
+    }
+}
+
+bool serves(uint32_t gsi) {
+    LockGuard guard(lock);
+    return chip_for(gsi) != nullptr;
 }
 
 } // namespace mk::ioapic

@@ -67,6 +67,14 @@ irq_stubs:
 
     .type isr_common, @function
 isr_common:
+    /* From ring 3 (the saved CS's RPL, at 24(%rsp) after vector and error code), GS_BASE holds
+     * the user's value: swap in the kernel's per-CPU pointer, and back on the way out. The
+     * syscall entry's one-instruction window before its own swapgs runs with IF=0, so only an
+     * NMI or machine check could land there; both stop the machine anyway. */
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:
     pushq %rax
     pushq %rbx
     pushq %rcx
@@ -101,6 +109,10 @@ isr_common:
     popq %rbx
     popq %rax
     addq $16, %rsp
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:
     iretq
     .size isr_common, . - isr_common
 

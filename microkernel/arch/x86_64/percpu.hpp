@@ -25,8 +25,16 @@ struct [[gnu::packed]] Tss {
 };
 static_assert(sizeof(Tss) == 104);
 
+// The I/O permission bitmap that follows the TSS (Intel SDM vol. 1 19.5.2): one bit per port,
+// plus the terminating 0xFF byte the CPU may read past the last port.
+inline constexpr uint32_t kIoBitmapBytes = 65536 / 8 + 1;
+
 struct Cpu {
     Cpu* self; // gs:0
+    // gs:8 and gs:16, used by the syscall entry (syscall/entry.S): the user stack pointer while
+    // the entry switches stacks, and the top of the current thread's kernel stack.
+    uint64_t scratch_rsp;
+    uint64_t kernel_rsp;
     uint32_t index;
     uint32_t apic_id;
     Thread* current;
@@ -37,11 +45,16 @@ struct Cpu {
     bool need_resched;
     // Nesting depth of interrupt handlers on this CPU (0 in thread context).
     uint32_t interrupt_depth;
-    uint64_t interrupts;  // handled on this CPU, all vectors
-    uint64_t timer_ticks; // timer interrupts
+    uint64_t interrupts;    // handled on this CPU, all vectors
+    uint64_t timer_ticks;   // timer interrupts
+    uint64_t cr3;           // the address space loaded on this CPU (physical root)
+    uint64_t io_bitmap_key; // which process's ports io_bitmap holds (0: all ports closed)
     alignas(8) uint64_t gdt[7];
     Tss tss;
+    uint8_t io_bitmap[kIoBitmapBytes]; // must follow tss: iomap_base is relative to it
 };
+static_assert(offsetof(Cpu, scratch_rsp) == 8 && offsetof(Cpu, kernel_rsp) == 16);
+static_assert(offsetof(Cpu, io_bitmap) == offsetof(Cpu, tss) + sizeof(Tss));
 
 // The Cpu of the processor running this code. Stable only while this thread cannot migrate
 // (interrupts disabled or the thread pinned).

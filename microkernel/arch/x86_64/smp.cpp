@@ -2,6 +2,8 @@
 // cross-CPU requests built on IPIs.
 #include "arch/x86_64/smp.hpp"
 
+#include "syscall/syscall_init.hpp"
+
 #include "arch/x86_64/apic.hpp"
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/gdt.hpp"
@@ -71,6 +73,7 @@ extern "C" [[noreturn]] void ap_main(mk::Cpu* cpu) {
     gdt::load(*cpu);
     idt::load();
     vm::enable_protection_features(false);
+    sys::init_cpu();
     vm::flush_local(TRAMPOLINE_PHYS); // the identity mapping is global and temporary
     fpu::init_secondary();
     apic::init_secondary();

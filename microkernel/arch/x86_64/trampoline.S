@@ -30,7 +30,7 @@ trampoline_start:
     orl $0x900, %eax                /* LME, NXE (the kernel tables use NX) */
     wrmsr
     movl %cr0, %eax
-    orl $0x80000001, %eax           /* PG, PE */
+    orl $0x80000001, %eax           /* PG, PE (WP waits for the kernel: this page is written) */
     movl %eax, %cr0
     ljmpl $0x08, $ABS(trampoline_long_mode)
 

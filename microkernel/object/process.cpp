@@ -1,0 +1,368 @@
+// Processes and user threads: start, exit, kill, and the teardown that returns a process's
+// memory when its last thread ends.
+#include "object/process.hpp"
+
+#include "arch/x86_64/apic.hpp"
+#include "arch/x86_64/idt.hpp"
+#include "arch/x86_64/percpu.hpp"
+#include "core/log.hpp"
+#include "core/panic.hpp"
+#include "lib/page_table.hpp"
+#include "mm/kernel_space.hpp"
+#include "mm/physical.hpp"
+#include "object/cspace.hpp"
+#include "object/memory.hpp"
+#include "sched/scheduler.hpp"
+#include "syscall/user_memory.hpp"
+
+#include <new>
+
+extern "C" [[noreturn]] void enter_user_mode(uint64_t rip, uint64_t rsp, uint64_t arg);
+
+namespace mk {
+namespace {
+
+constinit std::atomic<uint64_t> next_process_id{1};
+constinit std::atomic<uint64_t> next_thread_id{1};
+
+constexpr uint64_t kSlotBytes = uint64_t(exo::kCapSlots) * sizeof(CapSlot);
+constexpr unsigned kSlotsOrder = kSlotBytes <= kPageSize       ? 0
+                                 : kSlotBytes <= 2 * kPageSize ? 1
+                                 : kSlotBytes <= 4 * kPageSize ? 2
+                                                               : 3;
+static_assert(kSlotBytes <= (kPageSize << kSlotsOrder));
+constexpr uint64_t kIoBitmapPages = 2;
+
+void user_thread_main(void* arg) {
+    auto* t = static_cast<UserThread*>(arg);
+    t->enter();
+}
+
+// Makes every other CPU enter the kernel soon, so the threads of a killed process notice.
+void interrupt_other_cpus() {
+    uint32_t self = this_cpu().index;
+    for (uint32_t i = 0; i < percpu::count(); ++i) {
+        Cpu& c = percpu::cpu(i);
+        if (i != self && c.online.load(std::memory_order_acquire))
+            apic::send_ipi(c.apic_id, idt::vector::kReschedule);
+    }
+}
+
+} // namespace
+
+// ---- Process -------------------------------------------------------------------------------
+
+Process::Process(const char* name, size_t name_length, CapSlot* slots, unsigned slots_order)
+    : KernelObject(kType), id_(next_process_id.fetch_add(1, std::memory_order_relaxed)),
+      caps_(slots, exo::kCapSlots), slots_(slots), slots_order_(slots_order) {
+    size_t n = name_length < exo::kMaxProcessName ? name_length : exo::kMaxProcessName;
+    __builtin_memcpy(name_, name, n);
+    name_[n] = '\0';
+}
+
+exo::Result<Ref<Process>> Process::create(Memory& quota, Ref<AddressSpace> space, const char* name,
+                                          size_t name_length) {
+    uint64_t bytes = kPageSize << kSlotsOrder;
+    TRY(quota.charge(bytes));
+    auto storage = pmm::allocate(kSlotsOrder);
+    if (!storage.ok()) {
+        quota.uncharge(bytes);
+        return storage.status();
+    }
+    auto* slots = vm::phys_to_virt<CapSlot>(storage.value());
+    for (uint32_t i = 0; i < exo::kCapSlots; ++i)
+        new (&slots[i]) CapSlot();
+    auto process = allocate_object<Process>(&quota, name, name_length, slots, kSlotsOrder);
+    if (!process.ok()) {
+        (void)pmm::free(storage.value(), kSlotsOrder);
+        quota.uncharge(bytes);
+        return process.status();
+    }
+    process.value()->space_ = static_cast<Ref<AddressSpace>&&>(space);
+    return Ref<Process>(process.value());
+}
+
+exo::Result<void> Process::start(UserThread& main, uint64_t entry, uint64_t stack, uint64_t arg) {
+    ProcessState expected = ProcessState::Created;
+    if (killed() || !state_.compare_exchange_strong(expected, ProcessState::Running))
+        return exo::Status::BadState;
+    // The process's own capabilities go in before its first instruction can ask for them.
+    exo::Status s = caps::install(*this, exo::kSlotSelf, *this,
+                                  exo::kRightRead | exo::kRightManage | exo::kRightDuplicate);
+    if (s == exo::Status::Ok)
+        s = caps::install(*this, exo::kSlotAddressSpace, *space_,
+                          exo::kRightRead | exo::kRightManage | exo::kRightDuplicate);
+    if (s == exo::Status::Ok) {
+        auto launched = main.start(entry, stack, arg);
+        if (launched.ok())
+            return {};
+        s = launched.status();
+    }
+    caps::remove(*this, exo::kSlotSelf);
+    caps::remove(*this, exo::kSlotAddressSpace);
+    state_.store(ProcessState::Created, std::memory_order_release);
+    return s;
+}
+
+bool Process::add_thread() {
+    LockGuard guard(lock_);
+    if (killed() || state() != ProcessState::Running)
+        return false;
+    ++live_threads_;
+    return true;
+}
+
+bool Process::thread_left() {
+    LockGuard guard(lock_);
+    EXO_ASSERT(live_threads_ > 0, "a process lost more threads than it started");
+    return --live_threads_ == 0;
+}
+
+void Process::kill(const exo::ExitInfo& info) {
+    bool unstarted;
+    {
+        LockGuard guard(lock_);
+        if (exit_.reason == uint32_t(exo::ExitReason::Running))
+            exit_ = info;
+        killed_.store(true, std::memory_order_release);
+        unstarted = live_threads_ == 0 && state() != ProcessState::Exited;
+    }
+    if (unstarted) {
+        ProcessState expected = ProcessState::Created;
+        // A process with no thread yet ends here; one whose threads are all gone already did.
+        if (state_.compare_exchange_strong(expected, ProcessState::Running))
+            finish();
+        return;
+    }
+    interrupt_other_cpus();
+}
+
+void Process::teardown() {
+    {
+        LockGuard guard(lock_);
+        if (exit_.reason == uint32_t(exo::ExitReason::Running))
+            exit_ = exo::ExitInfo{uint32_t(exo::ExitReason::Exited), 0, 0, 0, 0};
+        killed_.store(true, std::memory_order_release);
+    }
+    // Everything the process held goes back before anyone waiting learns that it ended.
+    caps::clear(*this);
+    space_.reset();
+    reap_dead_objects();
+}
+
+void Process::announce_exit() {
+    exited_.change_and_wake_all(
+        [this] { state_.store(ProcessState::Exited, std::memory_order_release); });
+}
+
+void Process::finish() {
+    teardown();
+    announce_exit();
+}
+
+exo::Result<exo::ExitInfo> Process::wait(uint64_t deadline_ns) {
+    TRY(user_wait(
+        exited_, [this] { return state() == ProcessState::Exited; }, deadline_ns));
+    LockGuard guard(lock_);
+    return exit_;
+}
+
+exo::Result<void> Process::open_ports(uint32_t first, uint32_t count) {
+    if (count == 0 || first > 65536 || count > 65536 - first)
+        return exo::Status::OutOfRange;
+    {
+        LockGuard guard(lock_);
+        if (io_.bitmap == nullptr) {
+            TRY(quota()->charge(kIoBitmapPages * kPageSize));
+            auto frames = pmm::allocate(1);
+            if (!frames.ok()) {
+                quota()->uncharge(kIoBitmapPages * kPageSize);
+                return frames.status();
+            }
+            io_.bitmap = vm::phys_to_virt<uint8_t>(frames.value());
+            __builtin_memset(io_.bitmap, 0xFF, kIoBitmapPages * kPageSize);
+        }
+        for (uint32_t port = first; port < first + count; ++port)
+            io_.bitmap[port / 8] &= uint8_t(~(1u << (port % 8)));
+        // A new key for the new contents: CPUs reload the bitmap when they next switch here.
+        uint64_t key = io_.key.load(std::memory_order_relaxed);
+        io_.key.store(key ? key + 1 : (id_ << 20) | 1, std::memory_order_release);
+    }
+    sched::reload_context();
+    return {};
+}
+
+void Process::destroy_contents() {
+    if (state() != ProcessState::Exited) {
+        // Never started (or ended before its first thread): nothing else emptied it.
+        caps::clear(*this);
+        space_.reset();
+    }
+    if (io_.bitmap) {
+        (void)pmm::free(uint64_t(io_.bitmap) - DIRECT_MAP_BASE, 1);
+        quota()->uncharge(kIoBitmapPages * kPageSize);
+    }
+    (void)pmm::free(uint64_t(slots_) - DIRECT_MAP_BASE, slots_order_);
+    quota()->uncharge(kPageSize << slots_order_);
+}
+
+// ---- UserThread ----------------------------------------------------------------------------
+
+UserThread::UserThread(Process& process)
+    : KernelObject(kType), process_(&process),
+      id_(next_thread_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+exo::Result<Ref<UserThread>> UserThread::create(Memory& quota, Process& process) {
+    return Ref<UserThread>(TRY(allocate_object<UserThread>(&quota, process)));
+}
+
+exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg) {
+    // iretq to a non-canonical rip or rsp would fault in ring 0: both must be user addresses.
+    if (!user::in_user_space(entry, 1) || !user::in_user_space(stack - 1, 1))
+        return exo::Status::OutOfRange;
+    ThreadRun expected = ThreadRun::Created;
+    if (!run_.compare_exchange_strong(expected, ThreadRun::Running))
+        return exo::Status::BadState;
+    if (auto r = quota()->charge(kKernelStackSlot); !r.ok()) {
+        run_.store(ThreadRun::Created, std::memory_order_release);
+        return r.status();
+    }
+    if (!process_->add_thread()) {
+        quota()->uncharge(kKernelStackSlot);
+        run_.store(ThreadRun::Created, std::memory_order_release);
+        return exo::Status::BadState;
+    }
+    entry_ = entry;
+    stack_ = stack;
+    arg_ = arg;
+    retain(); // the running thread's reference, dropped in exit_current_thread()
+    ThreadOptions options;
+    options.name = process_->name();
+    options.address_space = process_->space()->root();
+    options.io = &process_->io();
+    options.user = this;
+    auto spawned = thread::spawn(user_thread_main, this, options);
+    if (!spawned.ok()) {
+        quota()->uncharge(kKernelStackSlot);
+        run_.store(ThreadRun::Exited, std::memory_order_release);
+        if (process_->thread_left())
+            process_->finish();
+        release();
+        return spawned.status();
+    }
+    return {};
+}
+
+void UserThread::enter() {
+    enter_user_mode(entry_, stack_, arg_);
+}
+
+exo::Status UserThread::wait(uint64_t deadline_ns) {
+    return user_wait(
+        exited_, [this] { return run_.load(std::memory_order_acquire) == ThreadRun::Exited; },
+        deadline_ns);
+}
+
+void UserThread::destroy_contents() {
+    process_.reset();
+}
+
+UserThread* current_user_thread() {
+    return static_cast<UserThread*>(sched::current()->user);
+}
+
+Process* current_process() {
+    UserThread* t = current_user_thread();
+    return t ? &t->process() : nullptr;
+}
+
+void exit_current_thread() {
+    cpu::enable_interrupts();
+    UserThread* t = current_user_thread();
+    EXO_ASSERT(t, "exit_current_thread() on a kernel thread");
+    // Leave the process's address space first: once the last thread has, it may be freed.
+    Thread* self = sched::current();
+    self->address_space = 0;
+    self->io = nullptr;
+    self->user = nullptr;
+    sched::reload_context();
+    t->quota()->uncharge(kKernelStackSlot);
+    Process* process = t->process_.get();
+    bool last = process->thread_left();
+    if (last)
+        process->teardown();
+    // Waiters run only once this thread holds no reference, so that a parent that deletes its
+    // Process capability after the wait sees the whole quota back: no preemption from here.
+    cpu::disable_interrupts();
+    Ref<Process> keep(process);
+    t->exited_.change_and_wake_all(
+        [t] { t->run_.store(ThreadRun::Exited, std::memory_order_release); });
+    t->release();
+    if (last)
+        process->announce_exit();
+    keep.reset();
+    reap_dead_objects(); // with interrupts off: these objects only free memory
+    thread::exit();
+}
+
+void handle_user_fault(InterruptFrame& frame) {
+    static constexpr const char* kNames[32] = {"divide error",
+                                               "debug",
+                                               "NMI",
+                                               "breakpoint",
+                                               "overflow",
+                                               "bound range exceeded",
+                                               "invalid opcode",
+                                               "device not available",
+                                               "double fault",
+                                               "coprocessor overrun",
+                                               "invalid TSS",
+                                               "segment not present",
+                                               "stack-segment fault",
+                                               "general protection fault",
+                                               "page fault",
+                                               "reserved",
+                                               "x87 error",
+                                               "alignment check",
+                                               "machine check",
+                                               "SIMD floating-point error",
+                                               "virtualization exception",
+                                               "control protection",
+                                               "reserved",
+                                               "reserved",
+                                               "reserved",
+                                               "reserved",
+                                               "reserved",
+                                               "reserved",
+                                               "hypervisor injection",
+                                               "VMM communication",
+                                               "security exception",
+                                               "reserved"};
+    uint64_t cr2 = frame.vector == 14 ? cpu::read_cr2() : 0;
+    cpu::enable_interrupts();
+    Process& process = *current_process();
+    if (frame.vector == 14) {
+        uint64_t e = frame.error_code;
+        log::warn("fault: process %s (id %lu) killed: page fault, %s 0x%lx (%s) at rip 0x%lx",
+                  process.name(), process.id(),
+                  (e & 16)  ? "execute"
+                  : (e & 2) ? "write"
+                            : "read",
+                  cr2, (e & 1) ? "protection violation" : "not mapped", frame.rip);
+    } else {
+        log::warn("fault: process %s (id %lu) killed: %s (vector %lu, error 0x%lx) at rip 0x%lx",
+                  process.name(), process.id(), kNames[frame.vector & 31], frame.vector,
+                  frame.error_code, frame.rip);
+    }
+    process.kill(exo::ExitInfo{uint32_t(exo::ExitReason::Faulted), uint32_t(frame.vector), 0,
+                               frame.rip, cr2});
+    exit_current_thread();
+}
+
+void check_killed() {
+    UserThread* t = current_user_thread();
+    if (t && t->process().killed())
+        exit_current_thread();
+}
+
+} // namespace mk

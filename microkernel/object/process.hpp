@@ -1,0 +1,147 @@
+// Process: a capability space, an address space and threads. UserThread: a capability to one
+// user thread, which runs as a scheduler Thread (sched/thread.hpp) once started.
+//
+// Lifetime: a running thread holds a reference to its UserThread, which holds one to its
+// Process. When the last thread of a process ends (exit, fault or kill), the process empties
+// its capability space and drops its address space at once, so its memory comes back even
+// while a parent still holds the Process capability to read the exit status.
+#pragma once
+
+#include "arch/x86_64/clock.hpp"
+#include "arch/x86_64/interrupt_frame.hpp"
+#include "arch/x86_64/spinlock.hpp"
+#include "object/address_space.hpp"
+#include "sched/thread.hpp"
+#include "sched/wait_queue.hpp"
+
+#include <exo/caps.hpp>
+#include <exo/syscall.hpp>
+
+namespace mk {
+
+class UserThread;
+
+enum class ProcessState : uint8_t { Created, Running, Exited };
+
+[[noreturn]] void exit_current_thread();
+
+class Process final : public KernelObject {
+public:
+    static constexpr exo::ObjectType kType = exo::ObjectType::Process;
+
+    static exo::Result<Ref<Process>> create(Memory& quota, Ref<AddressSpace> space,
+                                            const char* name, size_t name_length);
+
+    uint64_t id() const { return id_; }
+    const char* name() const { return name_; }
+    CapTable& caps() { return caps_; }
+    // Null once the process has exited.
+    AddressSpace* space() const { return space_.get(); }
+    ProcessState state() const { return state_.load(std::memory_order_acquire); }
+    bool killed() const { return killed_.load(std::memory_order_acquire); }
+    IoPermissions& io() { return io_; }
+
+    // Created -> Running, with `main` as its first thread. BadState if already started.
+    exo::Result<void> start(UserThread& main, uint64_t entry, uint64_t stack, uint64_t arg);
+    // Ends the process: records `info` (the first end wins) and makes every thread leave at its
+    // next kernel entry or exit (at most a scheduling slice). Returns at once.
+    void kill(const exo::ExitInfo& info);
+    // Waits for the end (deadline 0: none); TimedOut, or the exit record.
+    exo::Result<exo::ExitInfo> wait(uint64_t deadline_ns);
+
+    // Opens ports [first, first + count) to this process's threads.
+    exo::Result<void> open_ports(uint32_t first, uint32_t count);
+
+    Process(const char* name, size_t name_length, CapSlot* slots, unsigned slots_order);
+
+private:
+    friend class UserThread;
+    friend void exit_current_thread();
+    void destroy_contents() override;
+    bool add_thread();  // false once killed or exited
+    bool thread_left(); // true for the last thread
+    // The end of a process: teardown() gives back everything it holds (capabilities, address
+    // space); announce_exit() then wakes those waiting; finish() does both.
+    void teardown();
+    void announce_exit();
+    void finish();
+
+    uint64_t id_;
+    char name_[exo::kMaxProcessName + 1];
+    CapTable caps_;
+    CapSlot* slots_;
+    unsigned slots_order_;
+    Ref<AddressSpace> space_;
+    std::atomic<ProcessState> state_{ProcessState::Created};
+    std::atomic<bool> killed_{false};
+    IrqSpinLock lock_;
+    uint32_t live_threads_ = 0; // started and not ended; guarded by lock_
+    exo::ExitInfo exit_{};      // guarded by lock_; reason Running until the end
+    WaitQueue exited_;
+    IoPermissions io_;
+};
+
+enum class ThreadRun : uint8_t { Created, Running, Exited };
+
+class UserThread final : public KernelObject {
+public:
+    static constexpr exo::ObjectType kType = exo::ObjectType::Thread;
+
+    static exo::Result<Ref<UserThread>> create(Memory& quota, Process& process);
+
+    Process& process() const { return *process_; }
+    // Runs the thread at `entry` on `stack` with `arg` in rdi. BadState unless Created and the
+    // process is alive; NoMemory if its quota cannot hold a kernel stack.
+    exo::Result<void> start(uint64_t entry, uint64_t stack, uint64_t arg);
+    exo::Status wait(uint64_t deadline_ns);
+    uint64_t id() const { return id_; }
+
+    explicit UserThread(Process& process);
+    // The new thread's first step: into ring 3.
+    [[noreturn]] void enter();
+
+private:
+    friend class Process;
+    friend void exit_current_thread();
+
+    void destroy_contents() override;
+    exo::Result<void> launch(uint64_t entry, uint64_t stack, uint64_t arg);
+
+    Ref<Process> process_;
+    uint64_t id_;
+    std::atomic<ThreadRun> run_{ThreadRun::Created};
+    bool charged_stack_ = false;
+    uint64_t entry_ = 0, stack_ = 0, arg_ = 0;
+    WaitQueue exited_;
+};
+
+// The UserThread and Process of the calling thread (null for kernel threads).
+UserThread* current_user_thread();
+Process* current_process();
+// Ends the calling user thread (the process with it if it was the last one). Thread context.
+[[noreturn]] void exit_current_thread();
+// At every return to ring 3: ends the calling thread if its process was killed.
+void check_killed();
+// A CPU exception in ring 3: logs it, kills the process and ends the calling thread.
+[[noreturn]] void handle_user_fault(InterruptFrame& frame);
+
+// Waits on `queue` until `ready()`, the deadline (0: none), or the calling process is killed:
+// Ok, TimedOut or Closed. Blocking syscalls use it, so a killed thread leaves a wait within
+// kKillCheckNs even if nothing wakes it.
+inline constexpr uint64_t kKillCheckNs = 20'000'000;
+
+template <typename Ready>
+exo::Status user_wait(WaitQueue& queue, Ready&& ready, uint64_t deadline_ns) {
+    Process* self = current_process();
+    for (;;) {
+        if (self && self->killed())
+            return exo::Status::Closed;
+        uint64_t check = clock::now_ns() + kKillCheckNs;
+        bool last = deadline_ns != 0 && deadline_ns <= check;
+        exo::Status s = queue.wait_until(ready, last ? deadline_ns : check);
+        if (s == exo::Status::Ok || last)
+            return s;
+    }
+}
+
+} // namespace mk

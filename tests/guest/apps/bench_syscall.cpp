@@ -1,0 +1,113 @@
+// The ring-3 half of the guest benchmark table "syscall" (bench=syscall, microkernel/bench/
+// syscall.cpp starts this program): one round trip of the cheapest syscall, and one capability
+// copy and delete, timed with the TSC, which under `qemu -icount shift=0` counts instructions.
+// The table goes out through a Log capability minted with kLogBadgeRaw, as the BENCH-CSV and
+// BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
+#include <bench/cycles.hpp>
+#include <bench/report.hpp>
+#include <bench/runner.hpp>
+#include <exo/cap.hpp>
+#include <exo/format.hpp>
+#include <exo/log.hpp>
+#include <exo/runtime.hpp>
+
+using namespace exo;
+using exo::bench::Row;
+using exo::bench::Stats;
+
+namespace {
+
+using Clock = exo::bench::TscClock;
+constexpr size_t kSamples = 1024;
+uint64_t samples[kSamples];
+
+// Whole lines to the raw log.
+struct LineSink {
+    Slot log = kNullSlot;
+    char line[kMaxLogWrite] = {};
+    size_t used = 0;
+
+    static void write(void* ctx, const char* s, size_t n) {
+        auto* self = static_cast<LineSink*>(ctx);
+        for (size_t i = 0; i < n; ++i) {
+            if (s[i] == '\n' || self->used == sizeof self->line) {
+                (void)sys::log_write(self->log, self->line, self->used);
+                self->used = 0;
+                if (s[i] == '\n')
+                    continue;
+            }
+            self->line[self->used++] = s[i];
+        }
+    }
+};
+
+Result<Stats> measure(auto&& body) {
+    exo::bench::Runner<Clock> runner(samples, kSamples,
+                                     {.warmup = 16,
+                                      .batch = 1,
+                                      .min_samples = 64,
+                                      .check_every = 64,
+                                      .target_permille = 20,
+                                      .max_ticks = 0,
+                                      .overhead_reads = 64});
+    auto m = TRY(runner.run(body));
+    return m.stats;
+}
+
+// One timed call per sample, with untimed work between samples (the delete after a copy).
+template <typename Timed, typename After>
+Result<Stats> measure_split(Timed&& timed, After&& after) {
+    exo::bench::Runner<Clock> calibration(samples, kSamples);
+    uint64_t overhead = calibration.calibrate();
+    for (size_t i = 0; i < 16; ++i) { // warm-up
+        timed();
+        after();
+    }
+    for (size_t i = 0; i < 256; ++i) {
+        uint64_t t0 = Clock::now();
+        timed();
+        uint64_t t1 = Clock::now();
+        after();
+        uint64_t ticks = t1 - t0;
+        samples[i] = ticks > overhead ? ticks - overhead : 0;
+    }
+    return exo::bench::compute_stats(samples, 256);
+}
+
+Status run() {
+    Slot raw = TRY(allocate_slot());
+    TRY(sys::cap_mint(kSlotLog, raw, kRightWrite, kLogBadgeRaw));
+    Slot copy = TRY(allocate_slot());
+    Status error = Status::Ok;
+    auto check = [&error](Status s) {
+        if (s != Status::Ok)
+            error = s;
+    };
+
+    Row rows[3] = {};
+    rows[0] = {"syscall/null round trip", "insns", TRY(measure([&] { check(sys::null()); }))};
+    rows[1] = {"syscall/cap copy", "insns",
+               TRY(measure_split([&] { check(sys::cap_copy(kSlotLog, copy, kRightWrite)); },
+                                 [&] { check(sys::cap_delete(copy)); }))};
+    check(sys::cap_copy(kSlotLog, copy, kRightWrite)); // each sample deletes it first
+    rows[2] = {"syscall/cap delete", "insns",
+               TRY(measure_split([&] { check(sys::cap_delete(copy)); },
+                                 [&] { check(sys::cap_copy(kSlotLog, copy, kRightWrite)); }))};
+    (void)sys::cap_delete(copy);
+    TRY(error);
+    LineSink out;
+    out.log = raw;
+    FormatSink sink{LineSink::write, &out};
+    exo::bench::write_csv_block(sink, "syscall", rows, 3);
+    exo::bench::write_markdown_block(sink, "syscall", rows, 3);
+    return Status::Ok;
+}
+
+} // namespace
+
+int exo_main(uint64_t) {
+    Status s = run();
+    if (s != Status::Ok)
+        print("bench-syscall: failed: %s", status_name(s));
+    return s == Status::Ok ? 0 : 1;
+}

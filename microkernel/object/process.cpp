@@ -15,8 +15,6 @@
 #include "sched/scheduler.hpp"
 #include "syscall/user_memory.hpp"
 
-#include <new>
-
 extern "C" [[noreturn]] void enter_user_mode(uint64_t rip, uint64_t rsp, uint64_t arg);
 
 namespace mk {
@@ -69,9 +67,7 @@ exo::Result<Ref<Process>> Process::create(Memory& quota, Ref<AddressSpace> space
         quota.uncharge(bytes);
         return storage.status();
     }
-    auto* slots = vm::phys_to_virt<CapSlot>(storage.value());
-    for (uint32_t i = 0; i < exo::kCapSlots; ++i)
-        new (&slots[i]) CapSlot();
+    auto* slots = vm::phys_to_virt<CapSlot>(storage.value()); // CapTable constructs them
     auto process = allocate_object<Process>(&quota, name, name_length, slots, kSlotsOrder);
     if (!process.ok()) {
         (void)pmm::free(storage.value(), kSlotsOrder);

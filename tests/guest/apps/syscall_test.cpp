@@ -335,6 +335,17 @@ void test_threads() {
     Slot self_ro = copy_of(kSlotSelf, kRightRead);
     EXPECT_STATUS(sys::thread_create(self_ro, kSlotMemory, x), Status::AccessDenied);
     EXPECT_STATUS(sys::thread_wait(kSlotLog, 1), Status::WrongType);
+    EXPECT_STATUS(sys::thread_start(kSlotLog, uint64_t(&thread_main), top, 0).status,
+                  Status::WrongType);
+    Slot t_ro = copy_of(t, kRightRead);
+    EXPECT_STATUS(sys::thread_start(t_ro, uint64_t(&thread_main), top, 0).status,
+                  Status::AccessDenied);
+    EXPECT_OK(sys::thread_wait(t_ro, 1)); // Read is enough to wait; it has ended
+    Slot t_none = copy_of(t, 0);
+    EXPECT_STATUS(sys::thread_wait(t_none, 1), Status::AccessDenied);
+    drop(t_ro);
+    drop(t_none);
+    EXPECT_STATUS(sys::thread_wait(t_none, 1), Status::NotFound);
     EXPECT_OK(sys::frame_unmap(kSlotAddressSpace, kMapArea + 0x100000));
     for (Slot s : {t, stack, x, self_ro})
         drop(s);
@@ -355,7 +366,15 @@ void test_processes() {
     alignas(8) ExitInfo exit{};
     Slot q = slot(), as = slot(), p = slot(), x = slot();
     EXPECT_OK(sys::memory_split(kSlotMemory, 256 * 1024, q));
+    EXPECT_STATUS(sys::address_space_create(kSlotLog, as), Status::WrongType);
+    EXPECT_STATUS(sys::address_space_create(q, kNullSlot), Status::InvalidArgument);
+    EXPECT_STATUS(sys::address_space_create(q, kOutOfRange), Status::OutOfRange);
+    Slot q_ro = copy_of(q, kRightRead);
+    EXPECT_STATUS(sys::address_space_create(q_ro, as), Status::AccessDenied);
+    drop(q_ro);
+    EXPECT_STATUS(sys::address_space_create(q_ro, as), Status::NotFound);
     EXPECT_OK(sys::address_space_create(q, as));
+    EXPECT_STATUS(sys::address_space_create(q, as), Status::AlreadyExists);
     const char name[] = "unstarted";
     EXPECT_STATUS(sys::process_create(q, as, p, name, exo::kMaxProcessName + 1),
                   Status::OutOfRange);
@@ -363,6 +382,10 @@ void test_processes() {
                   Status::BadAddress);
     EXPECT_STATUS(sys::process_create(q, kSlotLog, p, name, 9), Status::WrongType);
     EXPECT_OK(sys::process_create(q, as, p, name, 9));
+    Slot p_none = copy_of(p, kRightDuplicate);
+    EXPECT_STATUS(sys::process_wait(p_none, 1, &exit), Status::AccessDenied);
+    EXPECT_STATUS(sys::process_grant(p_none, kSlotLog, 23, kRightWrite), Status::AccessDenied);
+    drop(p_none);
     // Grant: only before start, never the process's own two slots, never Process/Thread caps.
     EXPECT_OK(sys::process_grant(p, kSlotLog, kSlotLog, kRightWrite));
     EXPECT_STATUS(sys::process_grant(p, kSlotLog, kSlotLog, kRightWrite), Status::AlreadyExists);
@@ -451,6 +474,14 @@ void test_irq_and_ports() {
     EXPECT_STATUS(sys::irq_bind(kSlotIrq), Status::InvalidArgument); // many lines
     EXPECT_STATUS(sys::irq_bind(absent), Status::NotFound);          // no I/O APIC input
     EXPECT_STATUS(sys::irq_bind(kSlotLog), Status::WrongType);
+    Slot line_ro = copy_of(line, kRightRead | kRightDuplicate);
+    EXPECT_STATUS(sys::irq_bind(line_ro), Status::AccessDenied);
+    EXPECT_STATUS(sys::irq_ack(line_ro), Status::AccessDenied);
+    Slot ports_ro = copy_of(ports, kRightRead);
+    EXPECT_STATUS(sys::io_port_grant(ports_ro), Status::AccessDenied);
+    drop(line_ro);
+    drop(ports_ro);
+    EXPECT_STATUS(sys::io_port_grant(ports_ro), Status::NotFound);
     EXPECT_OK(sys::irq_bind(line));
     EXPECT_STATUS(sys::irq_bind(line), Status::BadState);
     EXPECT_OK(sys::cap_narrow(kSlotIrq, 4, 1, all));

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOST_TEST_BINARIES = ["tests/host/host-tests"]
+HOST_TEST_BINARIES = ["tests/host/host-tests", "tests/host/host-tests-tsan"]
 
 
 def count_catch2(output):

@@ -24,6 +24,7 @@ enum class Status : int32_t {
     TimedOut = 14,
     Closed = 15,     // the peer is gone
     BadAddress = 16, // a user pointer to memory that is not mapped (or not writable) there
+    WouldBlock = 17, // nothing to take or no room yet (a ring): wait, then try again
 };
 
 // A stable, human-readable name ("OutOfRange") for logs and test messages.
@@ -63,6 +64,8 @@ constexpr const char* status_name(Status s) {
         return "Closed";
     case Status::BadAddress:
         return "BadAddress";
+    case Status::WouldBlock:
+        return "WouldBlock";
     }
     return "Unknown";
 }

@@ -94,5 +94,6 @@ private:
 bool memory(const Context&);  // memory.cpp: frames, kernel heap, kernel page mapping
 bool sched(const Context&);   // sched.cpp: context switches, pick-next, wake-to-run latency
 bool syscall(const Context&); // syscall.cpp: null syscall, capability copy (in ring 3)
+bool ring(const Context&);    // syscall.cpp: fusion-ring messages (in ring 3)
 
 } // namespace mk::bench

@@ -13,6 +13,7 @@ constexpr Benchmark kBenchmarks[] = {
     {"memory", memory},
     {"sched", sched},
     {"syscall", syscall},
+    {"ring", ring},
 };
 
 constinit uint64_t samples[kMaxSamples] = {};

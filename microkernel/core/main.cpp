@@ -27,6 +27,7 @@
 #include "mm/physical.hpp"
 #include "object/device.hpp"
 #include "object/kernel_object.hpp"
+#include "object/timers.hpp"
 #include "sched/fpu.hpp"
 #include "sched/scheduler.hpp"
 #include "syscall/syscall_init.hpp"
@@ -200,6 +201,8 @@ void init_cpus(const Cmdline& cmdline) {
     user::init();
     init_irq_lines();
     cpu::enable_interrupts();
+    if (auto r = timers::init(); !r.ok())
+        EXO_PANIC("timer thread: %s", exo::status_name(r.status()));
     start_cpus(cmdline);
 }
 

@@ -2,6 +2,7 @@
 #include "object/cspace.hpp"
 
 #include "object/process.hpp"
+#include "object/ring.hpp"
 
 namespace mk::caps {
 namespace {
@@ -120,6 +121,41 @@ exo::Status grant(Process& from, exo::Slot src, Process& to, exo::Slot dst, uint
     if (!(s->cap().rights & exo::kRightGrant))
         return exo::Status::AccessDenied;
     return copy_cap(*s, *d, rights_mask);
+}
+
+exo::Status send(Process& from, exo::Slot src, Ring& ring) {
+    LockGuard guard(cap_lock);
+    CapSlot* s = TRY(slot_of(from, src));
+    if (s->empty())
+        return exo::Status::NotFound;
+    if (!(s->cap().rights & exo::kRightGrant))
+        return exo::Status::AccessDenied;
+    // An end of this very ring would keep the ring alive from inside itself (as in Zircon, a
+    // channel cannot be written into itself).
+    auto* end = downcast<RingEnd>(static_cast<KernelObject*>(s->cap().object));
+    if (end && &end->ring() == &ring)
+        return exo::Status::InvalidArgument;
+    CapSlot* in_flight = ring.send_slot();
+    if (in_flight == nullptr)
+        return exo::Status::WouldBlock;
+    TRY(move_cap(*s, *in_flight));
+    ring.sent(from.id());
+    return exo::Status::Ok;
+}
+
+exo::Status receive(Process& to, Ring& ring, exo::Slot dst) {
+    if (dst == exo::kNullSlot)
+        return exo::Status::InvalidArgument;
+    LockGuard guard(cap_lock);
+    CapSlot* d = TRY(slot_of(to, dst));
+    if (!d->empty())
+        return exo::Status::AlreadyExists;
+    CapSlot* in_flight = ring.receive_slot();
+    if (in_flight == nullptr)
+        return exo::Status::WouldBlock;
+    TRY(move_cap(*in_flight, *d));
+    ring.received();
+    return exo::Status::Ok;
 }
 
 exo::Result<void> check_empty(Process& process, exo::Slot slot) {

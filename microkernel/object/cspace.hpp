@@ -9,7 +9,8 @@
 
 namespace mk {
 class Process;
-}
+class Ring;
+} // namespace mk
 
 namespace mk::caps {
 
@@ -45,6 +46,11 @@ exo::Status move(Process& process, exo::Slot src, exo::Slot dst);
 exo::Status erase(Process& process, exo::Slot slot);
 exo::Result<size_t> revoke(Process& process, exo::Slot slot);
 exo::Status grant(Process& from, exo::Slot src, Process& to, exo::Slot dst, uint32_t rights_mask);
+// Capability transfer over a ring: send moves src (which needs Grant) into the ring's slots in
+// flight (WouldBlock when they are full); receive moves the oldest one into dst (WouldBlock
+// when none). The capability keeps its place in the derivation tree all along.
+exo::Status send(Process& from, exo::Slot src, Ring& ring);
+exo::Status receive(Process& to, Ring& ring, exo::Slot dst);
 // Ok when `slot` is a valid, empty destination: InvalidArgument for slot 0, OutOfRange,
 // AlreadyExists. Syscalls check it before they create the object that will go there.
 exo::Result<void> check_empty(Process& process, exo::Slot slot);

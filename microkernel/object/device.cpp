@@ -9,24 +9,32 @@
 #include "core/log.hpp"
 #include "object/process.hpp"
 
+#include <exo/events.hpp>
+
 namespace mk {
 namespace {
 
+// A line bound to user mode. `lock` orders the interrupt handler against bind and unbind, so
+// the handler never posts to a ring that is going away.
 struct Line {
-    std::atomic<Irq*> owner{nullptr};
-    std::atomic<uint64_t> pending{0};
+    IrqSpinLock lock;
+    Irq* owner = nullptr; // guarded by lock
+    Ring* ring = nullptr; // guarded by lock; the owner holds the reference
     uint32_t gsi = 0;
-    WaitQueue waiters;
 };
 
 constinit Line lines[kIrqLines] = {};
 static_assert(idt::vector::kFirstDevice + kIrqLines - 1 <= idt::vector::kLastDevice);
 
 void line_interrupt(InterruptFrame& frame) {
-    Line& line = lines[frame.vector - idt::vector::kFirstDevice];
+    uint32_t number = uint32_t(frame.vector - idt::vector::kFirstDevice);
+    Line& line = lines[number];
+    LockGuard guard(line.lock);
     (void)ioapic::set_masked(line.gsi, true);
-    line.waiters.change_and_wake_all(
-        [&line] { line.pending.fetch_add(1, std::memory_order_release); });
+    if (line.ring) {
+        exo::IrqEvent event{number, 1};
+        (void)line.ring->post(exo::kEventIrq, &event, sizeof event);
+    }
 }
 
 } // namespace
@@ -42,41 +50,35 @@ void init_irq_lines() {
         idt::set_handler(uint8_t(idt::vector::kFirstDevice + i), line_interrupt);
 }
 
-exo::Result<void> Irq::bind() {
+exo::Result<void> Irq::bind(Ref<Ring> ring) {
     if (range_.count != 1)
         return exo::Status::InvalidArgument;
     if (range_.first >= kIrqLines)
         return exo::Status::OutOfRange;
+    if (bound_.load(std::memory_order_acquire))
+        return exo::Status::BadState;
     Line& line = lines[range_.first];
     uint32_t gsi;
     uint16_t flags;
     ioapic::line_to_gsi(range_.first, gsi, flags);
     if (!ioapic::serves(gsi))
         return exo::Status::NotFound;
-    Irq* expected = nullptr;
-    if (!line.owner.compare_exchange_strong(expected, this, std::memory_order_acq_rel))
-        return expected == this ? exo::Status::BadState : exo::Status::AlreadyExists;
-    line.gsi = gsi;
-    line.pending.store(0, std::memory_order_relaxed);
-    bound_ = true;
+    {
+        LockGuard guard(line.lock);
+        if (line.owner)
+            return line.owner == this ? exo::Status::BadState : exo::Status::AlreadyExists;
+        line.owner = this;
+        line.ring = ring.leak(); // released in destroy_contents
+        line.gsi = gsi;
+    }
+    bound_.store(true, std::memory_order_release);
     auto routed = ioapic::route(gsi, uint8_t(idt::vector::kFirstDevice + range_.first),
                                 this_cpu().apic_id, flags);
     if (!routed.ok()) {
-        bound_ = false;
-        line.owner.store(nullptr, std::memory_order_release);
+        destroy_contents();
         return routed.status();
     }
     return {};
-}
-
-exo::Result<uint64_t> Irq::wait(uint64_t deadline_ns) {
-    if (!bound_)
-        return exo::Status::BadState;
-    Line& line = lines[range_.first];
-    TRY(user_wait(
-        line.waiters, [&line] { return line.pending.load(std::memory_order_acquire) != 0; },
-        deadline_ns));
-    return line.pending.exchange(0, std::memory_order_acq_rel);
 }
 
 exo::Result<void> Irq::ack() {
@@ -86,11 +88,19 @@ exo::Result<void> Irq::ack() {
 }
 
 void Irq::destroy_contents() {
-    if (!bound_)
+    if (!bound_.exchange(false, std::memory_order_acq_rel))
         return;
     Line& line = lines[range_.first];
-    (void)ioapic::set_masked(line.gsi, true);
-    line.owner.store(nullptr, std::memory_order_release);
+    Ring* ring;
+    {
+        LockGuard guard(line.lock);
+        (void)ioapic::set_masked(line.gsi, true);
+        ring = line.ring;
+        line.ring = nullptr;
+        line.owner = nullptr;
+    }
+    if (ring)
+        ring->release();
 }
 
 } // namespace mk

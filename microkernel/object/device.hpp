@@ -3,7 +3,7 @@
 // bitmap), and Log (permission to write to the kernel log).
 #pragma once
 
-#include "object/kernel_object.hpp"
+#include "object/ring.hpp"
 #include "sched/wait_queue.hpp"
 
 namespace mk {
@@ -36,13 +36,12 @@ public:
     explicit Irq(Range range) : KernelObject(kType), range_(range) {}
     const Range& range() const { return range_; }
 
-    // Binding a single-line Irq routes that line to this CPU, unmasked. InvalidArgument for a
-    // multi-line cap, AlreadyExists if another Irq object holds the line, NotFound if no I/O
-    // APIC serves it.
-    exo::Result<void> bind();
-    // Waits for interrupts (deadline 0: none); returns how many arrived since the last wait.
-    // The line stays masked after each interrupt until ack(). BadState when not bound.
-    exo::Result<uint64_t> wait(uint64_t deadline_ns);
+    // Binding a single-line Irq routes that line to this CPU, unmasked; each interrupt then
+    // masks the line and posts an IrqEvent on `ring`. InvalidArgument for a multi-line cap,
+    // BadState if already bound, AlreadyExists if another Irq object holds the line, NotFound
+    // if no I/O APIC serves it.
+    exo::Result<void> bind(Ref<Ring> ring);
+    // Unmasks the line after a delivered interrupt. BadState when not bound.
     exo::Result<void> ack();
 
 private:

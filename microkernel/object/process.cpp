@@ -12,8 +12,12 @@
 #include "mm/physical.hpp"
 #include "object/cspace.hpp"
 #include "object/memory.hpp"
+#include "object/ring.hpp"
+#include "object/timers.hpp"
 #include "sched/scheduler.hpp"
 #include "syscall/user_memory.hpp"
+
+#include <exo/events.hpp>
 
 extern "C" [[noreturn]] void enter_user_mode(uint64_t rip, uint64_t rsp, uint64_t arg);
 
@@ -75,6 +79,7 @@ exo::Result<Ref<Process>> Process::create(Memory& quota, Ref<AddressSpace> space
         return process.status();
     }
     process.value()->space_ = static_cast<Ref<AddressSpace>&&>(space);
+    log::debug("process %lu (%s) created", process.value()->id_, process.value()->name_);
     return Ref<Process>(process.value());
 }
 
@@ -140,8 +145,11 @@ void Process::teardown() {
             exit_ = exo::ExitInfo{uint32_t(exo::ExitReason::Exited), 0, 0, 0, 0};
         killed_.store(true, std::memory_order_release);
     }
-    // Everything the process held goes back before anyone waiting learns that it ended.
+    // Everything the process held goes back before anyone waiting learns that it ended,
+    // capabilities it sent that nobody received included.
     caps::clear(*this);
+    drop_in_flight_from(id_);
+    timers::cancel_owned_by(id_);
     space_.reset();
     reap_dead_objects();
 }
@@ -149,6 +157,28 @@ void Process::teardown() {
 void Process::announce_exit() {
     exited_.change_and_wake_all(
         [this] { state_.store(ProcessState::Exited, std::memory_order_release); });
+    Ref<Ring> watcher;
+    exo::ChildEvent event{id_, {}};
+    {
+        LockGuard guard(lock_);
+        watcher = static_cast<Ref<Ring>&&>(watcher_);
+        event.exit = exit_;
+    }
+    if (watcher)
+        (void)watcher->post(exo::kEventChild, &event, sizeof event);
+}
+
+exo::Status Process::watch(Ref<Ring> ring) {
+    {
+        LockGuard guard(lock_);
+        if (state() != ProcessState::Exited) {
+            watcher_ = static_cast<Ref<Ring>&&>(ring);
+            return exo::Status::Ok;
+        }
+    }
+    exo::ChildEvent event{id_, exit_};
+    (void)ring->post(exo::kEventChild, &event, sizeof event);
+    return exo::Status::Ok;
 }
 
 void Process::finish() {
@@ -189,11 +219,13 @@ exo::Result<void> Process::open_ports(uint32_t first, uint32_t count) {
 }
 
 void Process::destroy_contents() {
+    log::debug("process %lu (%s) destroyed, state %u", id_, name_, unsigned(state()));
     if (state() != ProcessState::Exited) {
         // Never started (or ended before its first thread): nothing else emptied it.
         caps::clear(*this);
         space_.reset();
     }
+    watcher_.reset();
     if (io_.bitmap) {
         (void)pmm::free(uint64_t(io_.bitmap) - DIRECT_MAP_BASE, 1);
         quota()->uncharge(kIoBitmapPages * kPageSize);

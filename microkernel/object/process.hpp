@@ -20,6 +20,7 @@
 namespace mk {
 
 class UserThread;
+class Ring;
 
 enum class ProcessState : uint8_t { Created, Running, Exited };
 
@@ -48,6 +49,10 @@ public:
     void kill(const exo::ExitInfo& info);
     // Waits for the end (deadline 0: none); TimedOut, or the exit record.
     exo::Result<exo::ExitInfo> wait(uint64_t deadline_ns);
+
+    // Posts a ChildEvent on `ring` when the process ends (at once if it has); one watcher, the
+    // last one set.
+    exo::Status watch(Ref<Ring> ring);
 
     // Opens ports [first, first + count) to this process's threads.
     exo::Result<void> open_ports(uint32_t first, uint32_t count);
@@ -79,6 +84,7 @@ private:
     exo::ExitInfo exit_{};      // guarded by lock_; reason Running until the end
     WaitQueue exited_;
     IoPermissions io_;
+    Ref<Ring> watcher_; // guarded by lock_
 };
 
 enum class ThreadRun : uint8_t { Created, Running, Exited };

@@ -119,7 +119,7 @@ void arm_timer(CpuSched& cs, bool running_thread) {
 }
 
 // Places a runnable thread that is in no queue: its pinned CPU, else where the policy says.
-void place(Thread& t, uint64_t now) {
+void place(Thread& t, uint64_t now, bool may_preempt) {
     uint32_t target;
     if (t.pinned_cpu >= 0) {
         target = uint32_t(t.pinned_cpu);
@@ -132,9 +132,12 @@ void place(Thread& t, uint64_t now) {
     __atomic_store_n(&t.cpu, target, __ATOMIC_RELAXED);
     cs.rq->push(t.entity, now);
     const Entity* running = cs.rq->current();
+    // A deferred wake only spares the waker's own CPU; another CPU decides as usual.
+    may_preempt = may_preempt || target != this_cpu().index;
     bool preempt =
         running == nullptr ||
-        the_policy->should_preempt(*running, now - thread_of(running)->dispatched_at, *cs.rq, now);
+        (may_preempt && the_policy->should_preempt(
+                            *running, now - thread_of(running)->dispatched_at, *cs.rq, now));
     cs.lock.unlock();
     if (preempt)
         kick(target);
@@ -422,7 +425,7 @@ const Policy& policy() {
 
 void enqueue_new(Thread& thread) {
     bool enabled = cpu::save_and_disable_interrupts();
-    place(thread, clock::now_ns());
+    place(thread, clock::now_ns(), true);
     cpu::restore_interrupts(enabled);
     if (enabled)
         preempt_if_needed();
@@ -450,7 +453,7 @@ void block_current() {
     schedule(StopReason::Blocked);
 }
 
-bool wake(Thread& t, WakeReason reason) {
+bool wake(Thread& t, WakeReason reason, bool may_preempt) {
     bool enabled = cpu::save_and_disable_interrupts();
     uint64_t now = clock::now_ns();
     CpuSched* cs;
@@ -478,7 +481,7 @@ bool wake(Thread& t, WakeReason reason) {
     }
     t.state.store(ThreadState::Ready, std::memory_order_relaxed);
     cs->lock.unlock();
-    place(t, now);
+    place(t, now, may_preempt);
     cpu::restore_interrupts(enabled);
     if (enabled)
         preempt_if_needed();

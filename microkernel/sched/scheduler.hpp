@@ -38,8 +38,10 @@ void reload_context();
 // Blocks the calling thread until wake() (or its deadline, if set). Interrupts must be
 // disabled by the caller, who has made the thread findable by a waker (wait queue, timer).
 void block_current();
-// Makes a Blocked thread runnable with `reason`; false if it was not blocked.
-bool wake(Thread& thread, WakeReason reason);
+// Makes a Blocked thread runnable with `reason`; false if it was not blocked. Without
+// `may_preempt` it never takes the waker's CPU before the waker's slice ends or it blocks
+// (another CPU still takes it as usual): a ring's producer keeps filling the ring.
+bool wake(Thread& thread, WakeReason reason, bool may_preempt = true);
 // Switches now if this CPU was asked to reschedule and the caller can be preempted (thread
 // context, interrupts enabled); otherwise the next interrupt return does it.
 void preempt_if_needed();

@@ -42,14 +42,19 @@ bool WaitQueue::remove_locked(Thread& t) {
     return true;
 }
 
-size_t WaitQueue::wake_all_locked() {
+size_t WaitQueue::wake_all_locked(bool may_preempt) {
     size_t woken = 0;
     while (head_ != nullptr) {
         Thread* t = head_;
         remove_locked(*t);
-        woken += sched::wake(*t, WakeReason::Woken) ? 1 : 0;
+        woken += sched::wake(*t, WakeReason::Woken, may_preempt) ? 1 : 0;
     }
     return woken;
+}
+
+size_t WaitQueue::wake_all_deferred() {
+    LockGuard guard(lock_);
+    return wake_all_locked(false);
 }
 
 void WaitQueue::preempt_if_needed() {

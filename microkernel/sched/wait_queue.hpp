@@ -49,11 +49,15 @@ public:
         return woken;
     }
 
+    // Wakes every waiter without preempting the caller (sched::wake's may_preempt): for a
+    // notification whose sender has more to do, like a ring producer mid-stream.
+    size_t wake_all_deferred();
+
 private:
     // Queues the current thread, releases the lock and blocks; returns why it woke.
     WakeReason sleep_locked(uint64_t deadline_ns);
     bool remove_locked(Thread& t);
-    size_t wake_all_locked();
+    size_t wake_all_locked(bool may_preempt = true);
     static void preempt_if_needed();
 
     IrqSpinLock lock_;

@@ -13,14 +13,31 @@ namespace {
 
 using exo::Sys;
 
-constexpr Handler kTable[uint64_t(Sys::Count)] = {
-    null,           yield,         clock_get,     log_write,    cap_info,      cap_copy,
-    cap_mint,       cap_move,      cap_delete,    cap_revoke,   cap_narrow,    memory_split,
-    memory_info,    frame_alloc,   frame_map,     frame_unmap,  frame_protect, address_space_create,
-    process_create, process_grant, process_start, process_exit, process_wait,  process_kill,
-    thread_create,  thread_start,  thread_exit,   thread_wait,  irq_bind,      irq_wait,
+// Indexed by Sys; the static_assert keeps a new number from landing on a missing (null) entry.
+constexpr Handler kTable[] = {
+    null,           yield,
+    clock_get,      log_write,
+    cap_info,       cap_copy,
+    cap_mint,       cap_move,
+    cap_delete,     cap_revoke,
+    cap_narrow,     memory_split,
+    memory_info,    frame_alloc,
+    frame_map,      frame_unmap,
+    frame_protect,  address_space_create,
+    process_create, process_grant,
+    process_start,  process_exit,
+    process_wait,   process_kill,
+    thread_create,  thread_start,
+    thread_exit,    thread_wait,
+    irq_bind,       irq_wait,
     irq_ack,        io_port_grant,
+    ring_create,    ring_map,
+    ring_wait,      ring_notify,
+    ring_send_cap,  ring_receive_cap,
+    process_watch,  timer_set,
 };
+static_assert(sizeof kTable / sizeof kTable[0] == uint64_t(Sys::Count),
+              "every syscall number needs its handler");
 
 constexpr uint32_t kMsrStar = 0xC0000081, kMsrLstar = 0xC0000082, kMsrFmask = 0xC0000084;
 constexpr uint64_t kEferSce = 1;

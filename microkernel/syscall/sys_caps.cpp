@@ -3,6 +3,7 @@
 #include "object/device.hpp"
 #include "object/frame.hpp"
 #include "object/memory.hpp"
+#include "object/ring.hpp"
 #include "syscall/syscalls.hpp"
 #include "syscall/user_memory.hpp"
 
@@ -27,6 +28,9 @@ Return cap_info(const Args& a) {
         info.count = i->range().count;
     } else if (auto* m = downcast<Memory>(o)) {
         info.count = m->limit();
+    } else if (auto* r = downcast<RingEnd>(o)) {
+        info.first = r->ring().size();
+        info.count = r->producer() ? 1 : 0;
     }
     TRY(user::write(a.a1, info));
     return ok();

@@ -49,16 +49,18 @@ Return log_write(const Args& a) {
 }
 
 Return irq_bind(const Args& a) {
-    exo::Slot slot = TRY(slot_arg(a.a0));
+    exo::Slot slot = TRY(slot_arg(a.a0)), ring = TRY(slot_arg(a.a1));
     auto irq = TRY(caps::resolve<Irq>(self(), slot, exo::kRightManage));
-    TRY(irq->bind());
+    auto end = TRY(caps::resolve<RingEnd>(self(), ring, exo::kRightWrite));
+    if (!end->producer())
+        return exo::Status::InvalidArgument;
+    TRY(irq->bind(Ref<Ring>(&end->ring())));
     return ok();
 }
 
-Return irq_wait(const Args& a) {
-    exo::Slot slot = TRY(slot_arg(a.a0));
-    auto irq = TRY(caps::resolve<Irq>(self(), slot, exo::kRightRead));
-    return ok(TRY(irq->wait(deadline_after(a.a1))));
+// Retired: interrupts arrive as messages on the ring given to IrqBind.
+Return irq_wait(const Args&) {
+    return exo::Status::Unsupported;
 }
 
 Return irq_ack(const Args& a) {

@@ -74,5 +74,13 @@ Return irq_bind(const Args&);
 Return irq_wait(const Args&);
 Return irq_ack(const Args&);
 Return io_port_grant(const Args&);
+Return ring_create(const Args&);
+Return ring_map(const Args&);
+Return ring_wait(const Args&);
+Return ring_notify(const Args&);
+Return ring_send_cap(const Args&);
+Return ring_receive_cap(const Args&);
+Return process_watch(const Args&);
+Return timer_set(const Args&);
 
 } // namespace mk::sys

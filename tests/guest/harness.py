@@ -156,7 +156,7 @@ TESTS = [
               markers=[r"smp: 2 of 2 CPUs online", r"^exo: ready$"] + INIT),
     *[GuestTest(f"user-{kind}-smp{n}", f"root={kind}-test shutdown", smp=n, timeout=120,
                 markers=user_markers(f"{kind}-test"))
-      for kind in ("syscall", "fault") for n in (1, 4)],
+      for kind in ("syscall", "fault", "ring") for n in (1, 4)],
     GuestTest("user-fuzz-smp1", "root=fuzz-test init=1 shutdown", timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),
     GuestTest("user-fuzz-smp4", "root=fuzz-test init=20261124 shutdown", smp=4, timeout=300,

@@ -70,8 +70,10 @@ struct CapInfo {
     uint16_t reserved;
     uint32_t rights;
     uint64_t badge;
-    uint64_t first; // Frame: physical address; IoPorts/Irq: first port/line; DeviceMemory: address
-    uint64_t count; // Frame/DeviceMemory: pages; IoPorts/Irq: ports/lines; Memory: limit in bytes
+    uint64_t first; // Frame: physical address; IoPorts/Irq: first port/line; DeviceMemory:
+                    // address; Ring: the data area's size in bytes
+    uint64_t count; // Frame/DeviceMemory: pages; IoPorts/Irq: ports/lines; Memory: limit in
+                    // bytes; Ring: 1 for the producer end, 0 for the consumer end
 };
 static_assert(sizeof(CapInfo) == 32);
 

@@ -119,17 +119,38 @@ inline SysResult thread_start(Slot thread, uint64_t entry, uint64_t stack, uint6
 inline Status thread_wait(Slot thread, uint64_t timeout_ns) {
     return syscall(Sys::ThreadWait, thread, timeout_ns).status;
 }
-inline Status irq_bind(Slot irq) {
-    return syscall(Sys::IrqBind, irq).status;
-}
-inline SysResult irq_wait(Slot irq, uint64_t timeout_ns) {
-    return syscall(Sys::IrqWait, irq, timeout_ns);
+inline Status irq_bind(Slot irq, Slot ring_producer) {
+    return syscall(Sys::IrqBind, irq, ring_producer).status;
 }
 inline Status irq_ack(Slot irq) {
     return syscall(Sys::IrqAck, irq).status;
 }
 inline Status io_port_grant(Slot ports) {
     return syscall(Sys::IoPortGrant, ports).status;
+}
+inline Status ring_create(Slot memory, uint64_t size_log2, Slot producer, Slot consumer) {
+    return syscall(Sys::RingCreate, memory, size_log2, producer, consumer).status;
+}
+inline Status ring_map(Slot end, Slot space, uint64_t vaddr) {
+    return syscall(Sys::RingMap, end, space, vaddr).status;
+}
+inline Status ring_wait(Slot end, uint64_t timeout_ns, uint64_t seen) {
+    return syscall(Sys::RingWait, end, timeout_ns, seen).status;
+}
+inline Status ring_notify(Slot end) {
+    return syscall(Sys::RingNotify, end).status;
+}
+inline Status ring_send_cap(Slot producer, Slot src) {
+    return syscall(Sys::RingSendCap, producer, src).status;
+}
+inline Status ring_receive_cap(Slot consumer, Slot dst) {
+    return syscall(Sys::RingReceiveCap, consumer, dst).status;
+}
+inline Status process_watch(Slot process, Slot ring_producer) {
+    return syscall(Sys::ProcessWatch, process, ring_producer).status;
+}
+inline Status timer_set(Slot ring_producer, uint64_t timeout_ns, uint64_t cookie) {
+    return syscall(Sys::TimerSet, ring_producer, timeout_ns, cookie).status;
 }
 
 } // namespace sys

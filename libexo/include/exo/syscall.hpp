@@ -12,39 +12,68 @@
 namespace exo {
 
 enum class Sys : uint64_t {
-    Null = 0,       // () -> Ok; the cheapest round trip, for measurement
-    Yield = 1,      // ()
-    ClockGet = 2,   // () -> ns since boot (monotonic)
-    LogWrite = 3,   // (log, const char* text, size_t length); Write right; length <= kMaxLogWrite
-    CapInfo = 4,    // (slot, CapInfo* out)
-    CapCopy = 5,    // (src, dst, rights mask); Duplicate right on src
-    CapMint = 6,    // (src, dst, rights mask, badge != 0); Duplicate right on src
-    CapMove = 7,    // (src, dst)
-    CapDelete = 8,  // (slot)
-    CapRevoke = 9,  // (slot) -> how many derived capabilities were deleted
-    CapNarrow = 10, // (src, first, count, dst): a child IoPorts/Irq/DeviceMemory cap on a sub-range
-    MemorySplit = 11, // (memory, bytes, dst): a new quota of `bytes` carved out of memory; Manage
+    Null = 0,      // () -> Ok; the cheapest round trip, for measurement
+    Yield = 1,     // ()
+    ClockGet = 2,  // () -> ns since boot (monotonic)
+    LogWrite = 3,  // (log, const char* text, size_t length <= kMaxLogWrite); Write
+    CapInfo = 4,   // (slot, CapInfo* out); no right needed
+    CapCopy = 5,   // (src, dst, rights mask); Duplicate on src
+    CapMint = 6,   // (src, dst, rights mask, badge != 0); Duplicate on src
+    CapMove = 7,   // (src, dst)
+    CapDelete = 8, // (slot)
+    CapRevoke = 9, // (slot) -> how many derived capabilities were deleted
+    // (src, first, count, dst): a child IoPorts, Irq or DeviceMemory capability on a sub-range;
+    // Duplicate on src
+    CapNarrow = 10,
+    MemorySplit = 11, // (memory, bytes, dst): a new quota carved out of memory; Manage
     MemoryInfo = 12,  // (memory, MemoryInfo* out); Read
-    FrameAlloc = 13,  // (memory, pages (a power of two <= kMaxFramePages), dst); Manage on memory
-    FrameMap = 14, // (address space, frame or device memory, vaddr, MapFlags); Manage on the space
-    FrameUnmap = 15,   // (address space, vaddr): removes the mapping that starts at vaddr
-    FrameProtect = 16, // (address space, vaddr, MapFlags): new rights for the mapping at vaddr
-    AddressSpaceCreate = 17, // (memory, dst)
-    ProcessCreate = 18,      // (memory, address space, dst, const char* name, size_t name_length)
-    ProcessGrant = 19, // (process, src, dst slot in the process, rights mask); before start only
-    ProcessStart = 20, // (process, entry, stack top, argument) -> its main thread's id
+    FrameAlloc = 13,  // (memory, pages: a power of two <= kMaxFramePages, dst); Manage
+    // (address space, frame or device memory, vaddr, MapFlags); Manage on the space, Read on the
+    // frame, and Write or Execute on it for a writable or executable mapping
+    FrameMap = 14,
+    FrameUnmap = 15,   // (address space, vaddr): the mapping that starts at vaddr; Manage
+    FrameProtect = 16, // (address space, vaddr, MapFlags): within what the frame allowed; Manage
+    AddressSpaceCreate = 17, // (memory, dst); Manage on the memory
+    // (memory, address space, dst, const char* name, size_t length); Manage on both
+    ProcessCreate = 18,
+    // (process, src, dst slot in the process, rights mask); Manage on the process, Grant on
+    // src; before start only, never a Process or Thread capability
+    ProcessGrant = 19,
+    ProcessStart = 20, // (process, entry, stack top, argument) -> main thread id; Manage
     ProcessExit = 21,  // (code): ends every thread of the calling process; does not return
     ProcessWait = 22,  // (process, timeout ns (0: forever), ExitInfo* out); Read
     ProcessKill = 23,  // (process); Manage
-    ThreadCreate = 24, // (process, memory, dst)
+    ThreadCreate = 24, // (process, memory, dst); Manage on both
     ThreadStart = 25,  // (thread, entry, stack top, argument); Manage
     ThreadExit = 26,   // (): ends the calling thread (the last one ends the process, code 0)
     ThreadWait = 27,   // (thread, timeout ns (0: forever)); Read
-    IrqBind = 28,      // (irq): routes its single line to the kernel and unmasks it; Manage
-    IrqWait = 29,      // (irq, timeout ns (0: forever)) -> interrupts since the last wait
-    IrqAck = 30,       // (irq): unmasks the line again after a delivered interrupt
-    IoPortGrant = 31,  // (ioports): the calling process may use in/out on the cap's ports
-    Count = 32,
+    // (irq, ring producer end): routes the Irq's single line to this CPU, unmasked; each
+    // interrupt masks it and arrives as an IrqEvent message on the ring (exo/events.hpp);
+    // Manage on the irq, Write on the end
+    IrqBind = 28,
+    IrqWait = 29,     // retired: interrupts arrive on the bound ring; returns Unsupported
+    IrqAck = 30,      // (irq): unmasks the line again after a delivered interrupt; Manage
+    IoPortGrant = 31, // (ioports): the calling process may use in/out on its ports; Manage
+    // Fusion rings (exo/ring.hpp, exo/channel.hpp): a Ring capability is one end, producer or
+    // consumer. (memory, size log2 (12-22), dst producer end, dst consumer end); Manage
+    RingCreate = 32,
+    // (end, address space, vaddr): the control page at vaddr, the data area twice from vaddr +
+    // 4096 (read-only for the consumer); Read on the end, Manage on the space
+    RingMap = 33,
+    // (end, timeout ns (0: forever), seen): sleeps until the peer's index (tail for the
+    // consumer, head for the producer) differs from `seen`; Closed once the peer is gone (for
+    // the consumer: and nothing new was sent); Read
+    RingWait = 34,
+    RingNotify = 35,     // (end): wakes the other end's waiter; Read
+    RingSendCap = 36,    // (producer end, src): moves src into the ring; Write, Grant on src
+    RingReceiveCap = 37, // (consumer end, dst): the oldest capability sent; WouldBlock if none
+    // (process, ring producer end): a ChildEvent message when the process ends; Read on it,
+    // Write on the end
+    ProcessWatch = 38,
+    // (ring producer end, timeout ns, cookie): a TimerEvent message once the time has passed;
+    // Write on the end
+    TimerSet = 39,
+    Count = 40,
 };
 
 // A Log capability minted with this badge writes its text verbatim, as a line of its own with

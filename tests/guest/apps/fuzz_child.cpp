@@ -175,6 +175,19 @@ Call random_call() {
     case Sys::IrqWait:
         c.a[0] = slot_value(), c.a[1] = timeout_value();
         break;
+    case Sys::RingCreate:
+        c.a[0] = slot_value(), c.a[1] = below(4) ? 12 + below(3) : any_value();
+        c.a[2] = slot_value(), c.a[3] = slot_value();
+        break;
+    case Sys::RingMap:
+        c.a[0] = slot_value(), c.a[1] = slot_value(), c.a[2] = vaddr_value();
+        break;
+    case Sys::RingWait:
+        c.a[0] = slot_value(), c.a[1] = timeout_value(), c.a[2] = any_value();
+        break;
+    case Sys::TimerSet:
+        c.a[0] = slot_value(), c.a[1] = timeout_value(), c.a[2] = next();
+        break;
     case Sys::ProcessStart:
     case Sys::ThreadStart:
         c.a[0] = slot_value(), c.a[1] = vaddr_value(), c.a[2] = vaddr_value();
@@ -188,7 +201,8 @@ Call random_call() {
 
 // Blocking calls must not block for long: a zero timeout means "forever".
 void bound_timeouts(Call& c) {
-    if (c.number == Sys::ProcessWait || c.number == Sys::ThreadWait || c.number == Sys::IrqWait)
+    if (c.number == Sys::ProcessWait || c.number == Sys::ThreadWait || c.number == Sys::IrqWait ||
+        c.number == Sys::RingWait)
         if (c.a[1] == 0 || c.a[1] > 1'000'000)
             c.a[1] = timeout_value();
 }
@@ -223,6 +237,9 @@ int exo_main(uint64_t seed) {
         bound_timeouts(c);
         if (!allowed(c))
             continue;
+        for (auto& v : c.a)
+            if (v == kLogCopy)
+                v = kLogCopy - 1; // the report's log capability is never named
         SysResult r = syscall(c.number, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5]);
         ++made;
         ++by_status[uint32_t(r.status) & 31];
@@ -242,6 +259,6 @@ int exo_main(uint64_t seed) {
         if (n >= sizeof line)
             break;
     }
-    (void)sys::log_write(kLogCopy, line, n < sizeof line ? n : sizeof line - 1);
-    return 0;
+    Status logged = sys::log_write(kLogCopy, line, n < sizeof line ? n : sizeof line - 1);
+    return logged == Status::Ok ? 0 : 20 + int(logged);
 }

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <exo/cap.hpp>
+#include <exo/channel.hpp>
+#include <exo/events.hpp>
 #include <exo/layout.hpp>
+#include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
 
@@ -461,43 +464,62 @@ uint8_t inb(uint16_t port) {
     return v;
 }
 
-// COM1's "transmitter empty" interrupt arrives at once when enabled: a real IRQ on line 4.
+// COM1's "transmitter empty" interrupt arrives at once when enabled: a real IRQ on line 4, which
+// the kernel delivers as an IrqEvent message on the ring the line is bound to.
 void test_irq_and_ports() {
     Slot ports = slot(), line = slot(), all = slot(), absent = slot();
+    auto events = ring_create(kSlotMemory, 12);
+    EXPECT_OK(events.status());
+    if (!events.ok())
+        return;
+    Slot producer = events.value().producer.slot();
+    auto consumer = RingConsumer::attach(static_cast<Cap<Ring>&&>(events.value().consumer));
+    EXPECT_OK(consumer.status());
+    if (!consumer.ok())
+        return;
     EXPECT_OK(sys::cap_narrow(kSlotIoPorts, 0x3F8, 8, ports));
     EXPECT_OK(sys::cap_narrow(kSlotIrq, 4, 1, line));
     EXPECT_OK(sys::cap_narrow(kSlotIrq, 60, 1, absent));
     EXPECT_STATUS(sys::io_port_grant(kSlotMemory), Status::WrongType);
     EXPECT_OK(sys::io_port_grant(ports));
-    EXPECT_STATUS(sys::irq_wait(line, 1000).status, Status::BadState); // not bound
-    EXPECT_STATUS(sys::irq_ack(line), Status::BadState);
-    EXPECT_STATUS(sys::irq_bind(kSlotIrq), Status::InvalidArgument); // many lines
-    EXPECT_STATUS(sys::irq_bind(absent), Status::NotFound);          // no I/O APIC input
-    EXPECT_STATUS(sys::irq_bind(kSlotLog), Status::WrongType);
+    EXPECT_STATUS(syscall(Sys::IrqWait, line, 1000).status, Status::Unsupported); // retired
+    EXPECT_STATUS(sys::irq_ack(line), Status::BadState);                          // not bound
+    EXPECT_STATUS(sys::irq_bind(kSlotIrq, producer), Status::InvalidArgument);    // many lines
+    EXPECT_STATUS(sys::irq_bind(absent, producer), Status::NotFound); // no I/O APIC input
+    EXPECT_STATUS(sys::irq_bind(kSlotLog, producer), Status::WrongType);
+    EXPECT_STATUS(sys::irq_bind(line, kSlotLog), Status::WrongType);
+    EXPECT_STATUS(sys::irq_bind(line, consumer.value().slot()), Status::InvalidArgument);
     Slot line_ro = copy_of(line, kRightRead | kRightDuplicate);
-    EXPECT_STATUS(sys::irq_bind(line_ro), Status::AccessDenied);
+    EXPECT_STATUS(sys::irq_bind(line_ro, producer), Status::AccessDenied);
     EXPECT_STATUS(sys::irq_ack(line_ro), Status::AccessDenied);
     Slot ports_ro = copy_of(ports, kRightRead);
     EXPECT_STATUS(sys::io_port_grant(ports_ro), Status::AccessDenied);
     drop(line_ro);
     drop(ports_ro);
     EXPECT_STATUS(sys::io_port_grant(ports_ro), Status::NotFound);
-    EXPECT_OK(sys::irq_bind(line));
-    EXPECT_STATUS(sys::irq_bind(line), Status::BadState);
+    EXPECT_OK(sys::irq_bind(line, producer));
+    EXPECT_STATUS(sys::irq_bind(line, producer), Status::BadState);
     EXPECT_OK(sys::cap_narrow(kSlotIrq, 4, 1, all));
-    EXPECT_STATUS(sys::irq_bind(all), Status::AlreadyExists); // another object holds line 4
-    EXPECT_STATUS(sys::irq_wait(line, 1'000'000).status, Status::TimedOut);
+    EXPECT_STATUS(sys::irq_bind(all, producer), Status::AlreadyExists); // another holds line 4
+    EXPECT_STATUS(consumer.value().receive(sys::clock_ns() + 1'000'000).status(), Status::TimedOut);
     uint8_t mcr = inb(0x3FC);
     outb(0x3FC, mcr | 0x08); // OUT2 gates the UART's interrupt onto the ISA line
     outb(0x3F9, 0x02);       // interrupt when the transmitter holding register is empty
-    SysResult r = sys::irq_wait(line, kTimeout);
-    EXPECT_OK(r.status);
-    EXPECT_TRUE(r.value >= 1);
+    auto message = consumer.value().receive(sys::clock_ns() + kTimeout);
+    EXPECT_OK(message.status());
+    IrqEvent event{};
+    if (message.ok()) {
+        EXPECT_TRUE(message.value().type == kEventIrq &&
+                    message.value().length == sizeof(IrqEvent));
+        memcpy(&event, message.value().data, sizeof event);
+        EXPECT_TRUE(event.line == 4 && event.count >= 1);
+        consumer.value().release();
+    }
     outb(0x3F9, 0x00);
     (void)inb(0x3FA); // reading IIR clears the pending THRE condition
     outb(0x3FC, mcr);
     EXPECT_OK(sys::irq_ack(line));
-    print("syscall-test: IRQ 4 delivered %lu interrupt(s)", r.value);
+    print("syscall-test: IRQ %u arrived as a ring message (count %u)", event.line, event.count);
     for (Slot s : {ports, line, all, absent})
         drop(s);
 }

@@ -1,0 +1,36 @@
+// Messages the kernel produces into rings (the only way it tells user mode of anything):
+// interrupts (IrqBind), the end of a watched process (ProcessWatch) and timers (TimerSet). Each
+// is one ring record whose type is the EventType and whose payload is the struct below.
+#pragma once
+
+#include <exo/caps.hpp>
+#include <stdint.h>
+
+namespace exo {
+
+enum EventType : uint32_t {
+    kEventIrq = 0xE0000001,
+    kEventChild = 0xE0000002,
+    kEventTimer = 0xE0000003,
+};
+
+struct IrqEvent {
+    uint32_t line;  // the Irq capability's line
+    uint32_t count; // interrupts since the last message (the line stays masked until IrqAck)
+};
+static_assert(sizeof(IrqEvent) == 8);
+
+struct ChildEvent {
+    uint64_t process_id;
+    ExitInfo exit;
+};
+static_assert(sizeof(ChildEvent) == 40);
+
+struct TimerEvent {
+    uint64_t cookie;   // what TimerSet was given
+    uint64_t deadline; // ns since boot
+    uint64_t fired;    // ns since boot, when the kernel posted it
+};
+static_assert(sizeof(TimerEvent) == 24);
+
+} // namespace exo

@@ -1,0 +1,181 @@
+// Ring views for programs: mapping an end into this process, the syscall Waiter, channels and
+// request/response.
+#include <exo/channel.hpp>
+#include <exo/layout.hpp>
+#include <exo/libc.h>
+
+#include <atomic>
+
+namespace exo {
+namespace {
+
+// Rings are mapped one after another from here, each with a guard page after it.
+constexpr uint64_t kRingArea = 0x0000600000000000ull;
+constinit std::atomic<uint64_t> next_ring_address{kRingArea};
+constinit std::atomic<uint64_t> syscalls{0};
+
+struct Mapped {
+    uint64_t address;
+    uint64_t size;
+};
+
+Result<Mapped> map_end(const Cap<Ring>& end, bool producer) {
+    CapInfo info = TRY(end.info());
+    if (info.type != uint16_t(ObjectType::Ring) || (info.count == 1) != producer)
+        return Status::WrongType;
+    uint64_t size = info.first;
+    if (!ring::valid_data_size(size))
+        return Status::Malformed;
+    uint64_t span = kPageSize + 2 * size + kPageSize;
+    uint64_t address = next_ring_address.fetch_add(span, std::memory_order_relaxed);
+    TRY(sys::ring_map(end.slot(), kSlotAddressSpace, address));
+    return Mapped{address, size};
+}
+
+} // namespace
+
+uint64_t ring_syscalls() {
+    return syscalls.load(std::memory_order_relaxed);
+}
+
+Status RingWaiter::wait(ring::Event, uint64_t seen, uint64_t deadline) {
+    uint64_t timeout = 0;
+    if (deadline != ring::kNoDeadline) {
+        uint64_t now = sys::clock_ns();
+        if (now >= deadline)
+            return Status::TimedOut;
+        timeout = deadline - now;
+    }
+    syscalls.fetch_add(1, std::memory_order_relaxed);
+    return sys::ring_wait(end, timeout, seen);
+}
+
+void RingWaiter::notify(ring::Event) {
+    syscalls.fetch_add(1, std::memory_order_relaxed);
+    (void)sys::ring_notify(end);
+}
+
+Result<RingPair> ring_create(Slot memory, unsigned size_log2) {
+    Slot p = TRY(allocate_slot());
+    auto consumer_slot = allocate_slot();
+    if (!consumer_slot.ok()) {
+        free_slot(p);
+        return consumer_slot.status();
+    }
+    Slot c = consumer_slot.value();
+    if (Status s = sys::ring_create(memory, size_log2, p, c); s != Status::Ok) {
+        free_slot(p);
+        free_slot(c);
+        return s;
+    }
+    return RingPair{Cap<Ring>::adopt(p), Cap<Ring>::adopt(c)};
+}
+
+Result<RingProducer> RingProducer::attach(Cap<Ring> end) {
+    Mapped m = TRY(map_end(end, true));
+    return RingProducer(static_cast<Cap<Ring>&&>(end), reinterpret_cast<ring::Control*>(m.address),
+                        reinterpret_cast<uint8_t*>(m.address + kPageSize), m.size);
+}
+
+Result<uint8_t*> RingProducer::reserve(uint32_t length, uint32_t type, uint64_t deadline) {
+    auto at = view_.reserve(length, type);
+    if (at.status() != Status::WouldBlock)
+        return at;
+    commit(); // the consumer cannot free space for records it has not seen
+    return ring::reserve(view_, waiter_, length, type, deadline);
+}
+
+// A consumer that sleeps is woken once: until it has moved its head it has not run since, and
+// another RingNotify would only cost a syscall. (Its head moves before it sleeps again: it
+// releases what it read first, RingConsumer::receive.)
+void RingProducer::commit() {
+    view_.commit();
+    if (!view_.consumer_waiting())
+        return;
+    uint64_t head = control_->head.load(std::memory_order_acquire);
+    if (notified_ && head == notified_head_)
+        return;
+    notified_ = true;
+    notified_head_ = head;
+    waiter_.notify(ring::Event::Data);
+}
+
+Result<void> RingProducer::send(const void* payload, uint32_t length, uint32_t type,
+                                uint64_t deadline) {
+    uint8_t* at = TRY(reserve(length, type, deadline));
+    if (length != 0)
+        memcpy(at, payload, length);
+    commit();
+    return {};
+}
+
+Result<RingConsumer> RingConsumer::attach(Cap<Ring> end) {
+    Mapped m = TRY(map_end(end, false));
+    return RingConsumer(static_cast<Cap<Ring>&&>(end), reinterpret_cast<ring::Control*>(m.address),
+                        reinterpret_cast<const uint8_t*>(m.address + kPageSize), m.size);
+}
+
+// Before sleeping, the records already received are released: the producer may be waiting for
+// exactly that space.
+Result<ring::Consumer::Message> RingConsumer::receive(uint64_t deadline) {
+    auto message = view_.peek();
+    if (message.status() != Status::WouldBlock)
+        return message;
+    release_and_notify();
+    return ring::receive(view_, waiter_, deadline);
+}
+
+void RingConsumer::release() {
+    release_and_notify();
+}
+
+// The mirror of RingProducer::commit: a sleeping producer is woken once per sleep.
+void RingConsumer::release_and_notify() {
+    view_.release();
+    if (!view_.producer_waiting())
+        return;
+    uint64_t tail = control_->tail.load(std::memory_order_acquire);
+    if (notified_ && tail == notified_tail_)
+        return;
+    notified_ = true;
+    notified_tail_ = tail;
+    waiter_.notify(ring::Event::Space);
+}
+
+Result<Slot> RingConsumer::receive_cap() {
+    Slot dst = TRY(allocate_slot());
+    if (Status s = sys::ring_receive_cap(end_.slot(), dst); s != Status::Ok) {
+        free_slot(dst);
+        return s;
+    }
+    return dst;
+}
+
+Result<uint32_t> RpcClient::call(uint32_t type, const void* payload, uint32_t length, void* reply,
+                                 uint32_t capacity, uint64_t deadline) {
+    const uint64_t id = next_id_++;
+    uint8_t* at = TRY(channel_->tx.reserve(uint32_t(sizeof(RpcHeader)) + length, type, deadline));
+    RpcHeader header{id};
+    memcpy(at, &header, sizeof header);
+    memcpy(at + sizeof header, payload, length);
+    channel_->tx.commit();
+    for (;;) {
+        auto message = TRY(channel_->rx.receive(deadline));
+        if (message.length < sizeof(RpcHeader)) {
+            channel_->rx.release();
+            return Status::Malformed;
+        }
+        RpcHeader got;
+        memcpy(&got, message.data, sizeof got);
+        if (got.id != id) {
+            channel_->rx.release(); // the late answer to a request that timed out
+            continue;
+        }
+        uint32_t n = message.length - uint32_t(sizeof(RpcHeader));
+        memcpy(reply, message.data + sizeof(RpcHeader), n < capacity ? n : capacity);
+        channel_->rx.release();
+        return n;
+    }
+}
+
+} // namespace exo

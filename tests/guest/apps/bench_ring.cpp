@@ -7,6 +7,8 @@
 //   message, and the ring syscalls (RingWait, RingNotify) both sides made for them.
 #include "ring_protocol.hpp"
 
+#include "bench_output.hpp"
+
 #include <bench/cycles.hpp>
 #include <bench/report.hpp>
 #include <bench/runner.hpp>
@@ -30,24 +32,6 @@ constexpr uint64_t kStreamed = 1'000'000;
 constexpr uint32_t kLength = 64;
 uint64_t samples[kSamples];
 const BootInfo* boot;
-
-struct LineSink {
-    Slot log = kNullSlot;
-    char line[kMaxLogWrite] = {};
-    size_t used = 0;
-    static void write(void* ctx, const char* s, size_t n) {
-        auto* self = static_cast<LineSink*>(ctx);
-        for (size_t i = 0; i < n; ++i) {
-            if (s[i] == '\n' || self->used == sizeof self->line) {
-                (void)sys::log_write(self->log, self->line, self->used);
-                self->used = 0;
-                if (s[i] == '\n')
-                    continue;
-            }
-            self->line[self->used++] = s[i];
-        }
-    }
-};
 
 template <typename Body>
 Result<Stats> measure(Body&& body, uint64_t batch = 1) {
@@ -117,8 +101,6 @@ Status finish(Remote& r) {
 }
 
 Status run() {
-    Slot raw = TRY(allocate_slot());
-    TRY(sys::cap_mint(kSlotLog, raw, kRightWrite, kLogBadgeRaw));
     Status error = Status::Ok;
     auto check = [&error](Status s) {
         if (s != Status::Ok)
@@ -212,12 +194,7 @@ Status run() {
           producer_syscalls, reply.checksum);
     TRY(error);
 
-    LineSink out;
-    out.log = raw;
-    FormatSink sink{LineSink::write, &out};
-    exo::bench::write_csv_block(sink, "ring", rows, 5);
-    exo::bench::write_markdown_block(sink, "ring", rows, 5);
-    return Status::Ok;
+    return exo::test::print_table("ring", rows, 5);
 }
 
 } // namespace

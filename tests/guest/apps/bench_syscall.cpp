@@ -3,6 +3,8 @@
 // copy and delete, timed with the TSC, which under `qemu -icount shift=0` counts instructions.
 // The table goes out through a Log capability minted with kLogBadgeRaw, as the BENCH-CSV and
 // BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
+#include "bench_output.hpp"
+
 #include <bench/cycles.hpp>
 #include <bench/report.hpp>
 #include <bench/runner.hpp>
@@ -20,26 +22,6 @@ namespace {
 using Clock = exo::bench::TscClock;
 constexpr size_t kSamples = 1024;
 uint64_t samples[kSamples];
-
-// Whole lines to the raw log.
-struct LineSink {
-    Slot log = kNullSlot;
-    char line[kMaxLogWrite] = {};
-    size_t used = 0;
-
-    static void write(void* ctx, const char* s, size_t n) {
-        auto* self = static_cast<LineSink*>(ctx);
-        for (size_t i = 0; i < n; ++i) {
-            if (s[i] == '\n' || self->used == sizeof self->line) {
-                (void)sys::log_write(self->log, self->line, self->used);
-                self->used = 0;
-                if (s[i] == '\n')
-                    continue;
-            }
-            self->line[self->used++] = s[i];
-        }
-    }
-};
 
 Result<Stats> measure(auto&& body) {
     exo::bench::Runner<Clock> runner(samples, kSamples,
@@ -75,8 +57,6 @@ Result<Stats> measure_split(Timed&& timed, After&& after) {
 }
 
 Status run() {
-    Slot raw = TRY(allocate_slot());
-    TRY(sys::cap_mint(kSlotLog, raw, kRightWrite, kLogBadgeRaw));
     Slot copy = TRY(allocate_slot());
     Status error = Status::Ok;
     auto check = [&error](Status s) {
@@ -95,12 +75,7 @@ Status run() {
                                  [&] { check(sys::cap_copy(kSlotLog, copy, kRightWrite)); }))};
     (void)sys::cap_delete(copy);
     TRY(error);
-    LineSink out;
-    out.log = raw;
-    FormatSink sink{LineSink::write, &out};
-    exo::bench::write_csv_block(sink, "syscall", rows, 3);
-    exo::bench::write_markdown_block(sink, "syscall", rows, 3);
-    return Status::Ok;
+    return exo::test::print_table("syscall", rows, 3);
 }
 
 } // namespace

@@ -334,38 +334,6 @@ void exit_current_thread() {
 }
 
 void handle_user_fault(InterruptFrame& frame) {
-    static constexpr const char* kNames[32] = {"divide error",
-                                               "debug",
-                                               "NMI",
-                                               "breakpoint",
-                                               "overflow",
-                                               "bound range exceeded",
-                                               "invalid opcode",
-                                               "device not available",
-                                               "double fault",
-                                               "coprocessor overrun",
-                                               "invalid TSS",
-                                               "segment not present",
-                                               "stack-segment fault",
-                                               "general protection fault",
-                                               "page fault",
-                                               "reserved",
-                                               "x87 error",
-                                               "alignment check",
-                                               "machine check",
-                                               "SIMD floating-point error",
-                                               "virtualization exception",
-                                               "control protection",
-                                               "reserved",
-                                               "reserved",
-                                               "reserved",
-                                               "reserved",
-                                               "reserved",
-                                               "reserved",
-                                               "hypervisor injection",
-                                               "VMM communication",
-                                               "security exception",
-                                               "reserved"};
     uint64_t cr2 = frame.vector == 14 ? cpu::read_cr2() : 0;
     cpu::enable_interrupts();
     Process& process = *current_process();
@@ -379,7 +347,7 @@ void handle_user_fault(InterruptFrame& frame) {
                   cr2, (e & 1) ? "protection violation" : "not mapped", frame.rip);
     } else {
         log::warn("fault: process %s (id %lu) killed: %s (vector %lu, error 0x%lx) at rip 0x%lx",
-                  process.name(), process.id(), kNames[frame.vector & 31], frame.vector,
+                  process.name(), process.id(), idt::exception_name(frame.vector), frame.vector,
                   frame.error_code, frame.rip);
     }
     process.kill(exo::ExitInfo{uint32_t(exo::ExitReason::Faulted), uint32_t(frame.vector), 0,

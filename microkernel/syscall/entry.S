@@ -2,6 +2,8 @@
  * ring 3. The syscall path builds the same InterruptFrame as isr.S (vector kSyscallVector), so
  * the dispatcher, the fault path and the debugger see one layout; it returns with sysretq, whose
  * rip (rcx) and rflags (r11) come from the frame the user's own `syscall` saved. */
+#include "arch/x86_64/frame.h"
+
     .text
     .code64
 
@@ -23,41 +25,13 @@ syscall_entry:
     pushq %rcx               /* rip */
     pushq $0                 /* error code */
     pushq $SYSCALL_VECTOR
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     movq %rsp, %rdi
     xorl %ebp, %ebp          /* the backtrace ends here */
     sti
     call syscall_dispatch
     cli
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GENERAL_REGISTERS
     addq $16, %rsp           /* vector, error code */
     popq %rcx                /* rip for sysret */
     addq $8, %rsp            /* cs */

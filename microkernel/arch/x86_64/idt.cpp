@@ -115,6 +115,10 @@ void set_device_not_available_hook(ExceptionHook hook) {
     device_not_available_hook = hook;
 }
 
+const char* exception_name(uint64_t vector) {
+    return kExceptionNames[vector & 31];
+}
+
 } // namespace mk::idt
 
 namespace {

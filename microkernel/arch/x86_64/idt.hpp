@@ -35,4 +35,7 @@ void set_handler(uint8_t vector, Handler handler);
 using ExceptionHook = bool (*)(InterruptFrame& frame); // true: handled, resume
 void set_device_not_available_hook(ExceptionHook hook);
 
+// "page fault", "divide error"…: the name of CPU exception `vector` (0-31).
+const char* exception_name(uint64_t vector);
+
 } // namespace mk::idt

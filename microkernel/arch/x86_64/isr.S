@@ -2,6 +2,8 @@
  * code where the CPU does not, then its vector, then the common path saves every general
  * register (the InterruptFrame of interrupt_frame.hpp) and calls interrupt_dispatch(frame).
  * Exceptions 0-31 have named stubs; vectors 32-255 are 16-byte stubs at irq_stubs + 16 * (v-32). */
+#include "arch/x86_64/frame.h"
+
     .text
     .code64
 
@@ -75,39 +77,11 @@ isr_common:
     jz 1f
     swapgs
 1:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     movq %rsp, %rdi
     cld
     call interrupt_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GENERAL_REGISTERS
     addq $16, %rsp
     testb $3, 8(%rsp)
     jz 2f

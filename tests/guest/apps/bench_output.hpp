@@ -1,13 +1,34 @@
-// How the ring-3 benchmark programs print their tables: through a Log capability minted with
-// kLogBadgeRaw (lines go out verbatim), as the BENCH-CSV and BENCH-MD blocks that
-// bench/guest/run.py cuts out of the serial log.
+// What the ring-3 benchmark programs share: the runner's settings, and how they print their tables:
+// through a Log capability minted with kLogBadgeRaw (lines go out verbatim), as the BENCH-CSV and
+// BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
 #pragma once
 
+#include <bench/cycles.hpp>
 #include <bench/report.hpp>
+#include <bench/runner.hpp>
 #include <exo/cap.hpp>
 #include <exo/format.hpp>
 
 namespace exo::test {
+
+using BenchClock = exo::bench::TscClock; // instructions under -icount shift=0
+inline constexpr size_t kBenchSamples = 1024;
+inline uint64_t bench_samples[kBenchSamples];
+
+// Times body() (`batch` operations per call) with the portable runner; per-operation statistics.
+template <typename Body>
+Result<exo::bench::Stats> measure(Body&& body, uint64_t batch = 1) {
+    exo::bench::Runner<BenchClock> runner(bench_samples, kBenchSamples,
+                                          {.warmup = 16,
+                                           .batch = 1,
+                                           .min_samples = 64,
+                                           .check_every = 64,
+                                           .target_permille = 20,
+                                           .max_ticks = 0,
+                                           .overhead_reads = 64});
+    auto m = TRY(runner.run(body));
+    return exo::bench::per_iteration(m.stats, batch);
+}
 
 // Whole lines to a Log capability.
 struct LineSink {

@@ -26,30 +26,14 @@ using exo::bench::Stats;
 
 namespace {
 
-using Clock = exo::bench::TscClock;
-constexpr size_t kSamples = 1024;
+using Clock = BenchClock;
 constexpr uint64_t kStreamed = 1'000'000;
 constexpr uint32_t kLength = 64;
-uint64_t samples[kSamples];
 const BootInfo* boot;
 
-template <typename Body>
-Result<Stats> measure(Body&& body, uint64_t batch = 1) {
-    exo::bench::Runner<Clock> runner(samples, kSamples,
-                                     {.warmup = 16,
-                                      .batch = 1,
-                                      .min_samples = 64,
-                                      .check_every = 64,
-                                      .target_permille = 20,
-                                      .max_ticks = 0,
-                                      .overhead_reads = 64});
-    auto m = TRY(runner.run(body));
-    return exo::bench::per_iteration(m.stats, batch);
-}
-
 Stats single(uint64_t value) {
-    samples[0] = value;
-    auto s = exo::bench::compute_stats(samples, 1);
+    bench_samples[0] = value;
+    auto s = exo::bench::compute_stats(bench_samples, 1);
     return s.ok() ? s.value() : Stats{};
 }
 

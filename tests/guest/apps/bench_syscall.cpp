@@ -14,32 +14,18 @@
 #include <exo/runtime.hpp>
 
 using namespace exo;
+using namespace exo::test;
 using exo::bench::Row;
 using exo::bench::Stats;
 
 namespace {
 
-using Clock = exo::bench::TscClock;
-constexpr size_t kSamples = 1024;
-uint64_t samples[kSamples];
-
-Result<Stats> measure(auto&& body) {
-    exo::bench::Runner<Clock> runner(samples, kSamples,
-                                     {.warmup = 16,
-                                      .batch = 1,
-                                      .min_samples = 64,
-                                      .check_every = 64,
-                                      .target_permille = 20,
-                                      .max_ticks = 0,
-                                      .overhead_reads = 64});
-    auto m = TRY(runner.run(body));
-    return m.stats;
-}
+using Clock = BenchClock;
 
 // One timed call per sample, with untimed work between samples (the delete after a copy).
 template <typename Timed, typename After>
 Result<Stats> measure_split(Timed&& timed, After&& after) {
-    exo::bench::Runner<Clock> calibration(samples, kSamples);
+    exo::bench::Runner<Clock> calibration(bench_samples, kBenchSamples);
     uint64_t overhead = calibration.calibrate();
     for (size_t i = 0; i < 16; ++i) { // warm-up
         timed();
@@ -51,9 +37,9 @@ Result<Stats> measure_split(Timed&& timed, After&& after) {
         uint64_t t1 = Clock::now();
         after();
         uint64_t ticks = t1 - t0;
-        samples[i] = ticks > overhead ? ticks - overhead : 0;
+        bench_samples[i] = ticks > overhead ? ticks - overhead : 0;
     }
-    return exo::bench::compute_stats(samples, 256);
+    return exo::bench::compute_stats(bench_samples, 256);
 }
 
 Status run() {

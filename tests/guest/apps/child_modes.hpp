@@ -1,6 +1,7 @@
 // What fault-child does, by the low byte of its argument (the rest is an operand).
 #pragma once
 
+#include <exo/spawn.hpp>
 #include <stdint.h>
 
 namespace exo::test {
@@ -22,6 +23,18 @@ enum class ChildMode : uint8_t {
 
 constexpr uint64_t child_arg(ChildMode mode, uint64_t operand = 0) {
     return uint64_t(mode) | (operand << 8);
+}
+
+// Starts the boot module fault-child in `mode`, with a 512 KiB quota and the log.
+inline Result<Child> start_fault_child(const BootInfo& boot, ChildMode mode, uint64_t operand = 0) {
+    const BootModule* m = find_module(boot, "fault-child");
+    if (m == nullptr)
+        return Status::NotFound;
+    SpawnOptions o;
+    o.name = "fault-child";
+    o.quota_bytes = 512 * 1024;
+    o.arg = child_arg(mode, operand);
+    return spawn(reinterpret_cast<const void*>(m->address), m->size, o);
 }
 
 } // namespace exo::test

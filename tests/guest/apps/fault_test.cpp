@@ -18,21 +18,10 @@ constexpr uint64_t kTimeout = 10'000'000'000; // 10 s (the machine is emulated)
 const BootInfo* boot;
 volatile uint64_t parent_secret = 0x5EC2E7;
 
-Result<Child> start(ChildMode mode, uint64_t operand = 0) {
-    const BootModule* m = find_module(*boot, "fault-child");
-    if (m == nullptr)
-        return Status::NotFound;
-    SpawnOptions o;
-    o.name = "fault-child";
-    o.quota_bytes = 512 * 1024;
-    o.arg = child_arg(mode, operand);
-    return spawn(reinterpret_cast<const void*>(m->address), m->size, o);
-}
-
 // Runs one child to its end; checks how it ended and that its quota is empty afterwards.
 void run(const char* what, ChildMode mode, uint64_t operand, ExitReason reason, uint32_t vector,
          int64_t code, uint64_t fault_address = 0) {
-    auto child = start(mode, operand);
+    auto child = start_fault_child(*boot, mode, operand);
     EXPECT_OK(child.status());
     if (!child.ok())
         return;
@@ -57,7 +46,7 @@ void run(const char* what, ChildMode mode, uint64_t operand, ExitReason reason, 
 int exo_main(uint64_t arg) {
     boot = reinterpret_cast<const BootInfo*>(arg);
     // A sibling that must survive every fault below.
-    auto sibling = start(ChildMode::Spin);
+    auto sibling = start_fault_child(*boot, ChildMode::Spin);
     EXPECT_OK(sibling.status());
 
     run("read unmapped", ChildMode::ReadUnmapped, 0, ExitReason::Faulted, 14, 0, 0x30000000);

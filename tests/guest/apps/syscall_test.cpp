@@ -354,17 +354,6 @@ void test_threads() {
         drop(s);
 }
 
-Result<Child> start_child(ChildMode mode, uint64_t operand = 0) {
-    const BootModule* m = find_module(*boot, "fault-child");
-    if (m == nullptr)
-        return Status::NotFound;
-    SpawnOptions o;
-    o.name = "fault-child";
-    o.quota_bytes = 512 * 1024;
-    o.arg = child_arg(mode, operand);
-    return spawn(reinterpret_cast<const void*>(m->address), m->size, o);
-}
-
 void test_processes() {
     alignas(8) ExitInfo exit{};
     Slot q = slot(), as = slot(), p = slot(), x = slot();
@@ -417,7 +406,7 @@ void test_processes() {
     EXPECT_OK(sys::memory_info(q, &info));
     EXPECT_TRUE(info.used == 0);
     // A real child: exit code, then start after exit is refused.
-    auto child = start_child(ChildMode::Exit, 9);
+    auto child = start_fault_child(*boot, ChildMode::Exit, 9);
     EXPECT_OK(child.status());
     if (child.ok()) {
         EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
@@ -430,7 +419,7 @@ void test_processes() {
         drop(ro);
     }
     // A killed child that was running.
-    auto spinner = start_child(ChildMode::Spin);
+    auto spinner = start_fault_child(*boot, ChildMode::Spin);
     EXPECT_OK(spinner.status());
     if (spinner.ok()) {
         EXPECT_STATUS(sys::process_wait(spinner.value().process.slot(), 1'000'000, &exit),

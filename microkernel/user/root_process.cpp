@@ -138,6 +138,10 @@ exo::Result<Ref<Process>> start_root(const mb2::BootInfo& boot, std::string_view
         return image.status();
     }
     uint64_t free = pmm::free_bytes();
+    if (free <= kernel_reserve(free)) {
+        log::error("root: %lu KiB free is no more than the kernel's reserve", free >> 10);
+        return exo::Status::NoMemory;
+    }
     auto quota = TRY(Memory::create_root(free - kernel_reserve(free)));
     auto space = TRY(AddressSpace::create(*quota));
     for (size_t i = 0; i < image.value().segment_count; ++i)

@@ -1,6 +1,6 @@
 // Host benchmark of the Fusion ring core (exo/ring.hpp) against the IPC a Linux program would
 // otherwise use, in the same run: a pipe (the baseline), an eventfd-signalled mutex queue, a Unix
-// SOCK_SEQPACKET socket pair, and boost::lockfree::spsc_queue when its header is installed.
+// SOCK_SEQPACKET socket pair, and boost::lockfree::spsc_queue (libboost-dev, a build requirement).
 // Two threads pinned to two CPUs; messages of 8, 64, 512 and 4096 bytes; each one is copied in by
 // the sender and out by the receiver. Throughput: ns per message while messages stream one way
 // (a sample per 4096 messages). Latency: one way, half a ping-pong round trip. Prints Markdown;
@@ -13,6 +13,7 @@
 #include <bench/compare.hpp>
 #include <bench/report.hpp>
 #include <bench/runner.hpp>
+#include <boost/lockfree/spsc_queue.hpp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -25,13 +26,6 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
-
-#if __has_include(<boost/lockfree/spsc_queue.hpp>)
-#include <boost/lockfree/spsc_queue.hpp>
-#define EXO_BENCH_HAVE_BOOST 1
-#else
-#define EXO_BENCH_HAVE_BOOST 0
-#endif
 
 using namespace exo::bench;
 using exo::bench::host::MonotonicClock;
@@ -225,7 +219,6 @@ private:
     int items_, space_;
 };
 
-#if EXO_BENCH_HAVE_BOOST
 // A byte queue: bulk push and pop, polling (spsc_queue cannot sleep).
 class BoostChannel {
 public:
@@ -252,7 +245,6 @@ public:
 private:
     boost::lockfree::spsc_queue<uint8_t> queue_{kBufferBytes};
 };
-#endif
 
 // The first two CPUs this process may run on (the same one twice on a single CPU), read once
 // before any thread is pinned: a thread inherits its creator's affinity.
@@ -384,11 +376,7 @@ int main(int argc, char** argv) {
     measure<RingChannel>("ring", results, samples);
     measure<EventfdChannel>("eventfd queue", results, samples);
     measure<SocketChannel>("unix seqpacket", results, samples);
-#if EXO_BENCH_HAVE_BOOST
     measure<BoostChannel>("boost spsc_queue", results, samples);
-#else
-    printf("boost::lockfree::spsc_queue skipped: apt-get install libboost-dev, then rebuild\n\n");
-#endif
 
     // Rows: throughput then latency per mechanism and size, each against the pipe's.
     std::vector<std::string> names;

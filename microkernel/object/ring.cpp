@@ -42,14 +42,18 @@ exo::Result<Ref<Ring>> Ring::create(Memory& quota, unsigned size_log2) {
     return Ref<Ring>(ring);
 }
 
-void Ring::drop_from_locked(uint64_t sender) {
-    // Keep the others in order: compact the FIFO.
+// Keeps the FIFO in order while removing entries: those `sender` sent (deleted here; 0 sends
+// nothing) and the slots a revoke or delete emptied behind the queue's back (a capability in
+// flight is still in its derivation tree, so revoking its parent empties its slot here).
+void Ring::compact_locked(uint64_t drop_sender) {
     CapSlot scratch[kRingCapsInFlight];
     uint64_t senders[kRingCapsInFlight];
     uint32_t kept = 0;
     for (uint32_t i = 0; i < in_flight_count_; ++i) {
         uint32_t at = (in_flight_head_ + i) % kRingCapsInFlight;
-        if (senders_[at] == sender) {
+        if (in_flight_[at].empty())
+            continue;
+        if (drop_sender != 0 && senders_[at] == drop_sender) {
             (void)delete_cap(in_flight_[at]);
             continue;
         }
@@ -69,7 +73,7 @@ void drop_in_flight_from(uint64_t sender) {
     LockGuard caps(caps::lock());
     for (Ring* r = rings; r; r = r->next_ring_)
         if (r->in_flight_count_)
-            r->drop_from_locked(sender);
+            r->compact_locked(sender);
 }
 
 Control& Ring::control() const {
@@ -112,6 +116,8 @@ void Ring::close(bool producer) {
 
 CapSlot* Ring::send_slot() {
     if (in_flight_count_ == kRingCapsInFlight)
+        compact_locked(0); // reclaim the slots that revokes emptied
+    if (in_flight_count_ == kRingCapsInFlight)
         return nullptr;
     return &in_flight_[(in_flight_head_ + in_flight_count_) % kRingCapsInFlight];
 }
@@ -123,6 +129,9 @@ void Ring::sent(uint64_t sender) {
 }
 
 CapSlot* Ring::receive_slot() {
+    // Skip what was revoked in flight: it is gone, and the next one is due.
+    while (in_flight_count_ != 0 && in_flight_[in_flight_head_].empty())
+        received();
     return in_flight_count_ ? &in_flight_[in_flight_head_] : nullptr;
 }
 

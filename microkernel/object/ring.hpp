@@ -35,10 +35,12 @@ public:
     // An end's last capability is gone: the peer sees Closed from now on.
     void close(bool producer);
 
-    // Capabilities in flight, first in first out (under the capability lock).
+    // Capabilities in flight, first in first out (under the capability lock). A capability in
+    // flight stays in its derivation tree: revoking its parent empties its slot here, and the
+    // queue skips and reclaims such holes, so a revoke never jams the queue.
     CapSlot* send_slot();       // the slot for the next capability sent, or null when full
     void sent(uint64_t sender); // the capability is in send_slot(): count it (sender: process id)
-    CapSlot* receive_slot();    // the oldest capability in flight, or null
+    CapSlot* receive_slot();    // the oldest capability still in flight, or null
     void received();
     uint64_t sent_count() const { return sent_total_; }
 
@@ -62,7 +64,7 @@ private:
     uint64_t kernel_tail_ = 0; // the kernel's own index when it produces
     uint64_t dropped_ = 0;
     friend void drop_in_flight_from(uint64_t sender);
-    void drop_from_locked(uint64_t sender);
+    void compact_locked(uint64_t drop_sender);
 
     CapSlot in_flight_[kRingCapsInFlight];
     uint64_t senders_[kRingCapsInFlight] = {};

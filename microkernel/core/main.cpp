@@ -244,12 +244,11 @@ bool run_root(const Cmdline& cmdline) {
     log::info("root: '%s' %s (code %ld, vector %u)", root.value()->name(),
               kReasons[info.reason & 3], info.code, info.vector);
     root.value().reset();
-    // Its exited threads are reclaimed by the scheduler's reaper: wait a moment for them.
+    // Its end was announced once its last thread's stack was free (UserThread::reclaimed), so
+    // nothing of it may still be on the way back.
     uint64_t free_after = settled_free_bytes();
-    for (int i = 0; i < 100 && free_after != free_before; ++i) {
-        sched::sleep_ns(1'000'000);
-        free_after = settled_free_bytes();
-    }
+    log::info("root: at most %lu exited threads awaited reclaim at once (bound: %u CPUs)",
+              thread::zombie_peak(), percpu::count());
     if (free_after != free_before) {
         log::error("root: %ld bytes of memory did not come back",
                    int64_t(free_before - free_after));

@@ -5,6 +5,7 @@
 
 #include <exo/result.hpp>
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace mk {
@@ -73,7 +74,7 @@ public:
     }
 
     // Removes the page that starts at `virt` and has `page_size`; returns its physical address.
-    // The caller invalidates the TLB. Tables left empty are kept (reused by later mappings).
+    // The caller invalidates the TLB. Tables left empty stay until detach_empty().
     exo::Result<uint64_t> unmap(uint64_t virt, uint64_t page_size) {
         if (!is_canonical(virt) || (page_size != kPageSize && page_size != kLargePageSize) ||
             virt % page_size != 0)
@@ -88,6 +89,36 @@ public:
         uint64_t phys = *entry & pte::kAddressMask;
         *entry = 0;
         return phys;
+    }
+
+    // Detaches the tables on the way to `virt` that map nothing any more, from the leaf table
+    // up to, not including, the table at `keep_level` (3 keeps the tables that top-level
+    // entries point to, which user address spaces share). Writes their physical addresses to
+    // `freed` (room for keep_level - 1) and returns how many. The caller frees them only once no
+    // TLB can hold them: INVLPG also flushes the paging-structure caches (SDM 4.10.4.1).
+    size_t detach_empty(uint64_t virt, int keep_level, uint64_t* freed) {
+        if (!is_canonical(virt) || keep_level < 2 || keep_level > 4)
+            return 0;
+        uint64_t path[5] = {}; // path[level]: the table at that level
+        path[4] = root_;
+        int lowest = 4;
+        while (lowest > 1) {
+            uint64_t entry = env_->table(path[lowest])[index(virt, lowest)];
+            if (!(entry & pte::kPresent) || (entry & pte::kHuge))
+                break;
+            path[lowest - 1] = entry & pte::kAddressMask;
+            --lowest;
+        }
+        size_t n = 0;
+        for (int level = lowest; level < keep_level; ++level) {
+            const uint64_t* table = env_->table(path[level]);
+            for (unsigned i = 0; i < 512; ++i)
+                if (table[i] != 0)
+                    return n;
+            env_->table(path[level + 1])[index(virt, level + 1)] = 0;
+            freed[n++] = path[level];
+        }
+        return n;
     }
 
     exo::Result<Mapping> query(uint64_t virt) const {

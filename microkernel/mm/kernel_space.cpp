@@ -102,9 +102,16 @@ exo::Result<uint64_t> unmap_kernel_page(uint64_t virt) {
     return phys;
 }
 
-exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames) {
+namespace {
+
+// Unmaps [virt, virt + count pages) with one shootdown; with `release_tables`, the page tables
+// that the range leaves empty are detached under the lock too, and freed after the shootdown.
+exo::Result<void> unmap_range(uint64_t virt, uint64_t count, uint64_t* frames,
+                              bool release_tables) {
     exo::Status status = exo::Status::Ok;
     uint64_t done = 0;
+    uint64_t tables[8];
+    size_t detached = 0;
     {
         LockGuard guard(tables_lock);
         PageTable<KernelTableEnv> pt(env, kernel_root);
@@ -116,10 +123,32 @@ exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* fr
             }
             frames[done] = phys.value();
         }
+        // Each 2 MiB the range touched: its PT, and the PD above it (the PDPTs stay: every
+        // address space's top-level entries point to them). Room for a range within 3 PTs.
+        if (release_tables && done > 0) {
+            uint64_t last = virt + (done - 1) * kPageSize;
+            for (uint64_t at = align_down(virt, kLargePageSize); at <= last && detached <= 6;
+                 at += kLargePageSize)
+                detached += pt.detach_empty(at, 3, tables + detached);
+        }
     }
     if (done > 0)
         smp::shootdown(virt, done);
+    for (size_t i = 0; i < detached; ++i) {
+        auto freed = pmm::free(tables[i], 0);
+        EXO_ASSERT(freed.ok(), "a kernel page table was not a buddy frame");
+    }
     return status;
+}
+
+} // namespace
+
+exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames) {
+    return unmap_range(virt, count, frames, false);
+}
+
+exo::Result<void> release_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames) {
+    return unmap_range(virt, count, frames, true);
 }
 
 void flush_local(uint64_t virt) {

@@ -22,6 +22,9 @@ exo::Result<uint64_t> unmap_kernel_page(uint64_t virt);
 // Removes `count` consecutive pages with one TLB shootdown; frames[i] gets page i's frame. On
 // error, the pages before the failing one are unmapped (and their frames reported).
 exo::Result<void> unmap_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames);
+// The same, and the page tables the range leaves empty go back to the buddy after the
+// shootdown: for areas that grow and shrink with demand (kernel stacks). At most 3 PTs' span.
+exo::Result<void> release_kernel_pages(uint64_t virt, uint64_t count, uint64_t* frames);
 
 // Drops the TLB entry of one kernel page on every CPU (a shootdown IPI when others are online).
 // The one place every kernel mapping removal goes through.

@@ -47,11 +47,13 @@ void give_back_slot(uint64_t slot) {
         free_slots[free_count++] = uint32_t(slot);
 }
 
+// The stack's frames, and the page tables its slot leaves empty, go back to the buddy: the
+// region's tables follow the number of stacks alive, not its peak.
 void unmap_and_free(uint64_t bottom, uint64_t pages) {
     if (pages == 0)
         return;
     uint64_t frames[kKernelStackPages];
-    auto unmapped = vm::unmap_kernel_pages(bottom, pages, frames);
+    auto unmapped = vm::release_kernel_pages(bottom, pages, frames);
     EXO_ASSERT(unmapped.ok(), "a kernel stack page was not mapped");
     for (uint64_t i = 0; i < pages; ++i) {
         auto freed = pmm::free(frames[i], 0);

@@ -35,9 +35,20 @@ constexpr unsigned kSlotsOrder = kSlotBytes <= kPageSize       ? 0
 static_assert(kSlotBytes <= (kPageSize << kSlotsOrder));
 constexpr uint64_t kIoBitmapPages = 2;
 
+// What a started user thread makes the kernel hold, charged from its start until a reaper has
+// freed it (thread::reap_zombies), not merely until it exits: its 16 KiB kernel stack, its
+// FPU area (fpu::init refuses one over 4 KiB), its Thread record, and its share of the page
+// tables of the stack region (one 4 KiB table per 2 MiB of slots, freed when empty).
+constexpr uint64_t kThreadCharge = kKernelStackPages * kPageSize + 2 * kPageSize;
+static_assert(sizeof(Thread) + kPageSize * kKernelStackSlot / kLargePageSize <= kPageSize);
+
 void user_thread_main(void* arg) {
     auto* t = static_cast<UserThread*>(arg);
     t->enter();
+}
+
+void user_thread_reclaimed(void* owner) {
+    static_cast<UserThread*>(owner)->reclaimed();
 }
 
 // Makes every other CPU enter the kernel soon, so the threads of a killed process notice.
@@ -251,12 +262,13 @@ exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg
     ThreadRun expected = ThreadRun::Created;
     if (!run_.compare_exchange_strong(expected, ThreadRun::Running))
         return exo::Status::BadState;
-    if (auto r = quota()->charge(kKernelStackSlot); !r.ok()) {
+    thread::reap_zombies(); // the charges of this process's exited threads come back first
+    if (auto r = quota()->charge(kThreadCharge); !r.ok()) {
         run_.store(ThreadRun::Created, std::memory_order_release);
         return r.status();
     }
     if (!process_->add_thread()) {
-        quota()->uncharge(kKernelStackSlot);
+        quota()->uncharge(kThreadCharge);
         run_.store(ThreadRun::Created, std::memory_order_release);
         return exo::Status::BadState;
     }
@@ -271,7 +283,7 @@ exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg
     options.user = this;
     auto spawned = thread::spawn(user_thread_main, this, options);
     if (!spawned.ok()) {
-        quota()->uncharge(kKernelStackSlot);
+        quota()->uncharge(kThreadCharge);
         run_.store(ThreadRun::Exited, std::memory_order_release);
         if (process_->thread_left())
             process_->finish();
@@ -314,23 +326,31 @@ void exit_current_thread() {
     self->io = nullptr;
     self->user = nullptr;
     sched::reload_context();
-    t->quota()->uncharge(kKernelStackSlot);
     Process* process = t->process_.get();
-    bool last = process->thread_left();
-    if (last)
+    t->last_ = process->thread_left();
+    if (t->last_)
         process->teardown();
+    // The stack under our feet is what this thread still holds: its quota charge, the running
+    // thread's reference and the news of its end pass to whoever reclaims that stack.
+    self->owner = t;
+    self->reclaimed = user_thread_reclaimed;
+    thread::exit();
+}
+
+void UserThread::reclaimed() {
+    quota()->uncharge(kThreadCharge);
     // Waiters run only once this thread holds no reference, so that a parent that deletes its
     // Process capability after the wait sees the whole quota back: no preemption from here.
-    cpu::disable_interrupts();
-    Ref<Process> keep(process);
-    t->exited_.change_and_wake_all(
-        [t] { t->run_.store(ThreadRun::Exited, std::memory_order_release); });
-    t->release();
+    bool enabled = cpu::save_and_disable_interrupts();
+    Ref<Process> keep(process_.get());
+    bool last = last_;
+    exited_.change_and_wake_all([this] { run_.store(ThreadRun::Exited, std::memory_order_release); });
+    release(); // the running thread's reference: `this` may be gone from here
     if (last)
-        process->announce_exit();
+        keep->announce_exit();
     keep.reset();
     reap_dead_objects(); // with interrupts off: these objects only free memory
-    thread::exit();
+    cpu::restore_interrupts(enabled);
 }
 
 void handle_user_fault(InterruptFrame& frame) {
@@ -355,7 +375,15 @@ void handle_user_fault(InterruptFrame& frame) {
     exit_current_thread();
 }
 
-void check_killed() {
+void leave_kernel() {
+    if (thread::zombies_waiting()) {
+        // The interrupt path comes here with interrupts disabled; reclaiming needs them on.
+        bool enabled = cpu::interrupts_enabled();
+        cpu::enable_interrupts();
+        thread::reap_zombies();
+        if (!enabled)
+            cpu::disable_interrupts();
+    }
     UserThread* t = current_user_thread();
     if (t && t->process().killed())
         exit_current_thread();

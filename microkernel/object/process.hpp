@@ -105,6 +105,9 @@ public:
     explicit UserThread(Process& process);
     // The new thread's first step: into ring 3.
     [[noreturn]] void enter();
+    // Its kernel stack, FPU state and record are free (thread::reap_zombies): the quota charge
+    // for them ends, its waiters wake, and the last thread announces the process's end.
+    void reclaimed();
 
 private:
     friend class Process;
@@ -116,7 +119,7 @@ private:
     Ref<Process> process_;
     uint64_t id_;
     std::atomic<ThreadRun> run_{ThreadRun::Created};
-    bool charged_stack_ = false;
+    bool last_ = false; // the last thread of its process to end
     uint64_t entry_ = 0, stack_ = 0, arg_ = 0;
     WaitQueue exited_;
 };
@@ -126,8 +129,9 @@ UserThread* current_user_thread();
 Process* current_process();
 // Ends the calling user thread (the process with it if it was the last one). Thread context.
 [[noreturn]] void exit_current_thread();
-// At every return to ring 3: ends the calling thread if its process was killed.
-void check_killed();
+// At every return to ring 3: reclaims exited threads (so a CPU busy in ring 3 still does), then
+// ends the calling thread if its process was killed.
+void leave_kernel();
 // A CPU exception in ring 3: logs it, kills the process and ends the calling thread.
 [[noreturn]] void handle_user_fault(InterruptFrame& frame);
 

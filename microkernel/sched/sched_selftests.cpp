@@ -35,7 +35,7 @@ struct Completion {
     }
 };
 
-// Waits (sleeping) until every exited thread has been reclaimed by its CPU's idle loop.
+// Waits (sleeping) until every exited thread has been reclaimed.
 bool wait_for_reclaim(uint64_t live_target, uint64_t timeout_ns) {
     uint64_t deadline = clock::now_ns() + timeout_ns;
     while (thread::live_count() > live_target) {

@@ -153,7 +153,9 @@ Entity* steal(Cpu& self, uint64_t now) {
     v.lock.lock();
     Entity* e = v.rq->steal_one(now);
     if (e && thread_of(e)->pinned_cpu >= 0 && uint32_t(thread_of(e)->pinned_cpu) != self.index) {
-        v.rq->push(*e, now); // pinned elsewhere: give it back
+        // Pinned elsewhere: give it back where it was, keeping its age. (A push would make it
+        // the youngest: idle CPUs that keep trying to steal it would starve it.)
+        v.rq->push_front(*e);
         e = nullptr;
     }
     v.lock.unlock();
@@ -348,7 +350,7 @@ void reschedule_interrupt(InterruptFrame&) {
         }
         // A thread that ran (after an interrupt between the reaping above and the cli) and
         // exited left a zombie: reap it before halting.
-        if (thread::zombie_count(cpu.index) != 0) {
+        if (thread::zombies_waiting()) {
             cpu::enable_interrupts();
             continue;
         }
@@ -566,8 +568,9 @@ void set_latency_probe(LatencyProbe* p) {
 
 void log_state() {
     uint64_t now = clock::now_ns();
-    log::info("sched: now %lu us, idle mask 0x%lx, %lu threads live", now / 1000,
-              idle_mask.load(std::memory_order_relaxed), thread::live_count());
+    log::info("sched: now %lu us, idle mask 0x%lx, %lu threads live, %lu exited awaiting reclaim",
+              now / 1000, idle_mask.load(std::memory_order_relaxed), thread::live_count(),
+              thread::zombie_count());
     for (uint32_t i = 0; i < online_count.load(std::memory_order_acquire); ++i) {
         uint32_t c = online_cpu[i];
         CpuSched& cs = sched_of(c);
@@ -575,11 +578,10 @@ void log_state() {
         Thread* running = cpu.current;
         Thread* sleeper = cs.timers.head;
         log::info("sched: CPU %u: running %s#%lu, %zu queued, %lu dispatches, %lu timer ticks, "
-                  "first sleeper deadline %ld us from now, need_resched %d, %zu zombies",
+                  "first sleeper deadline %ld us from now, need_resched %d",
                   c, running ? running->name : "-", running ? running->id : 0, cs.rq->size(),
                   cs.dispatches, cpu.timer_ticks,
-                  sleeper ? int64_t(sleeper->wake_deadline - now) / 1000 : 0, cpu.need_resched,
-                  thread::zombie_count(c));
+                  sleeper ? int64_t(sleeper->wake_deadline - now) / 1000 : 0, cpu.need_resched);
     }
 }
 

@@ -18,8 +18,11 @@ namespace {
 
 constinit std::atomic<uint64_t> next_id{1};
 constinit std::atomic<uint64_t> live{0};
-// Zombies per CPU: pushed by the switch path with interrupts disabled, drained by that CPU.
-constinit Thread* zombies[kMaxCpus] = {};
+// Exited threads: a lock-free stack that the switch path pushes onto with interrupts disabled
+// and that any CPU empties whole (an exchange, so no ABA), then frees outside any lock.
+constinit std::atomic<Thread*> zombies{nullptr};
+constinit std::atomic<uint64_t> zombies_pending{0};
+constinit std::atomic<uint64_t> zombies_peak{0};
 
 exo::Result<Thread*> new_record(const KernelStack& stack, const char* name) {
     void* memory = TRY(heap::allocate(sizeof(Thread)));
@@ -52,12 +55,17 @@ void prepare_first_switch(Thread& t) {
 }
 
 void destroy(Thread& t) {
+    void (*reclaimed)(void*) = t.reclaimed;
+    void* owner = t.owner;
     fpu::release(t);
     free_kernel_stack(t.stack);
     t.~Thread();
     auto freed = heap::free(&t, sizeof(Thread));
     EXO_ASSERT(freed.ok(), "a thread record was not a heap block");
     live.fetch_sub(1, std::memory_order_relaxed);
+    zombies_pending.fetch_sub(1, std::memory_order_relaxed);
+    if (reclaimed)
+        reclaimed(owner);
 }
 
 } // namespace
@@ -107,18 +115,34 @@ exo::Result<Thread*> create_idle(const KernelStack& stack, void (*entry)(void*),
 }
 
 void exit() {
-    cpu::disable_interrupts();
+    // Reclaim every thread that died before this one, then leave with interrupts disabled from
+    // the last look at the list until the switch away. Whatever is in the list at any moment
+    // was pushed after the last look of each thread in it, so those threads were all between
+    // their last look and their switch, at once, each on a CPU it could not leave: at most one
+    // per CPU.
+    for (;;) {
+        cpu::enable_interrupts();
+        reap_zombies();
+        cpu::disable_interrupts();
+        if (zombies.load(std::memory_order_acquire) == nullptr)
+            break;
+    }
     Thread* self = this_cpu().current;
     self->state.store(ThreadState::Dead, std::memory_order_relaxed);
     sched::block_current();
     EXO_PANIC("a dead thread was scheduled");
 }
 
-size_t zombie_count(uint32_t cpu) {
-    size_t n = 0;
-    for (Thread* t = __atomic_load_n(&zombies[cpu], __ATOMIC_RELAXED); t; t = t->zombie_next)
-        ++n;
-    return n;
+uint64_t zombie_count() {
+    return zombies_pending.load(std::memory_order_relaxed);
+}
+
+bool zombies_waiting() {
+    return zombies.load(std::memory_order_relaxed) != nullptr;
+}
+
+uint64_t zombie_peak() {
+    return zombies_peak.load(std::memory_order_relaxed);
 }
 
 uint64_t live_count() {
@@ -126,20 +150,24 @@ uint64_t live_count() {
 }
 
 void add_zombie(Thread& t) {
-    uint32_t cpu = this_cpu().index;
-    t.zombie_next = zombies[cpu];
-    zombies[cpu] = &t;
+    uint64_t pending = zombies_pending.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint64_t peak = zombies_peak.load(std::memory_order_relaxed);
+    while (pending > peak && !zombies_peak.compare_exchange_weak(peak, pending))
+        ;
+    Thread* head = zombies.load(std::memory_order_relaxed);
+    do
+        t.zombie_next = head;
+    while (!zombies.compare_exchange_weak(head, &t, std::memory_order_release,
+                                          std::memory_order_relaxed));
 }
 
 void reap_zombies() {
-    cpu::disable_interrupts();
-    uint32_t cpu = this_cpu().index;
-    Thread* list = zombies[cpu];
-    zombies[cpu] = nullptr;
-    cpu::enable_interrupts();
+    if (!zombies_waiting())
+        return;
+    Thread* list = zombies.exchange(nullptr, std::memory_order_acquire);
     while (list != nullptr) {
         Thread* next = list->zombie_next;
-        // Its CPU has finished switching away from it (on_cpu cleared after the push).
+        // Its CPU is finishing the switch away from it (on_cpu cleared right after the push).
         while (list->on_cpu.load(std::memory_order_acquire))
             cpu::pause();
         destroy(*list);

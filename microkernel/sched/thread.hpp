@@ -57,6 +57,12 @@ struct Thread {
     uint64_t dispatched_at; // ns, when it last started running
     uint64_t woken_at;      // ns, when it last became runnable (the latency probe)
     Thread* zombie_next;
+
+    // Runs once the thread's stack, FPU state and record are free, in the reaper's context
+    // (interrupts enabled, no lock held): the owner's last word on the thread, e.g. returning
+    // the quota charge that stood for that memory. Set by the thread itself before it exits.
+    void (*reclaimed)(void* owner);
+    void* owner;
 };
 
 // The I/O permission bitmap of a process, as the context switch loads it (gdt::load_io_bitmap).
@@ -80,23 +86,31 @@ namespace thread {
 // is reclaimed after it exits, so the pointer must not be used once it may have exited).
 exo::Result<Thread*> spawn(void (*entry)(void*), void* arg, const ThreadOptions& options = {});
 
-// Ends the calling thread; its stack, FPU state and record are reclaimed after the switch away.
+// Ends the calling thread; its stack, FPU state and record are reclaimed after the switch away,
+// by the next reaper on any CPU (reap_zombies), and then its `reclaimed` hook runs.
 [[noreturn]] void exit();
 
 // Threads alive (created and not yet reclaimed).
 uint64_t live_count();
-// Exited threads waiting to be reclaimed on `cpu` (diagnostics; racy).
-size_t zombie_count(uint32_t cpu);
+// Exited threads not yet reclaimed, and the most there have been at once since boot. Each
+// exiting thread reclaims every earlier one before it leaves, with interrupts disabled from its
+// last look until its switch away, so there are never more than one per CPU (docs/threads.md).
+uint64_t zombie_count();
+uint64_t zombie_peak();
+// True when exited threads wait for a reaper (cheap: one load).
+bool zombies_waiting();
 
 // Boot-time records: the calling context (already running on `stack`) as a thread, and a CPU's
 // idle thread, which starts in `entry` on `stack` when first switched to and is never queued.
 exo::Result<Thread*> adopt_current(const KernelStack& stack, const char* name);
 exo::Result<Thread*> create_idle(const KernelStack& stack, void (*entry)(void*), uint32_t cpu);
 
-// Frees the records and stacks of threads that exited on this CPU. Called with interrupts
-// enabled (unmapping a stack may need a TLB shootdown).
+// Frees the records and stacks of every exited thread, whichever CPU it died on, and runs their
+// hooks. Interrupts enabled (unmapping a stack may need a TLB shootdown), no lock held. Cheap
+// when there is nothing to reclaim: the idle loop, thread creation and every return to ring 3
+// call it.
 void reap_zombies();
-// Queues `thread` (Dead, switched away from) for reaping on this CPU. Interrupts disabled.
+// Queues `thread` (Dead, switched away from) for reaping. Interrupts disabled.
 void add_zombie(Thread& thread);
 
 } // namespace thread

@@ -75,5 +75,5 @@ extern "C" void syscall_dispatch(mk::InterruptFrame* frame) {
     frame->rax = uint64_t(r.status);
     frame->rdx = r.value;
     reap_dead_objects();
-    check_killed();
+    leave_kernel();
 }

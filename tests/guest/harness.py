@@ -93,6 +93,20 @@ def user_markers(name):
             r"root: all memory returned"]
 
 
+def reclaim_bound_check(cpus):
+    """The kernel's count of exited threads awaiting reclaim at once stays within one per CPU."""
+    def check(log):
+        m = re.search(r"root: at most (\d+) exited threads awaited reclaim at once \(bound: (\d+) CPUs\)",
+                      log)
+        if not m:
+            return "no 'root: at most N exited threads awaited reclaim' line"
+        peak, bound = int(m.group(1)), int(m.group(2))
+        if bound != cpus or peak > bound or peak == 0:
+            return f"{peak} exited threads awaited reclaim at once; expected 1 to {cpus}"
+        return None
+    return check
+
+
 TESTS = [
     GuestTest("ready-bios", "init=once shutdown", markers=[r"Exo-OS \S+ - x86-64", r"^exo: ready$"] + INIT),
     GuestTest("ready-uefi", "init=once shutdown", uefi=True,
@@ -157,6 +171,15 @@ TESTS = [
     *[GuestTest(f"user-{kind}-smp{n}", f"root={kind}-test shutdown", smp=n, timeout=120,
                 markers=user_markers(f"{kind}-test"))
       for kind in ("syscall", "fault", "ring") for n in (1, 4)],
+    # A capability revoked in flight; an exit-heavy child beside one spinning process per CPU:
+    # never more exited threads awaiting reclaim than CPUs, and every byte back.
+    *[GuestTest(f"user-reclaim-smp{n}", f"root=reclaim-test init={n} shutdown", smp=n, timeout=300,
+                markers=user_markers("reclaim-test") +
+                [r"reclaim-test: capabilities revoked in flight were skipped; the queue took 16 more",
+                 r"churn-child: 2000 threads started and ended \(2000 ran\).* 0 refused starts, 0 "
+                 r"wrong; quota (\d+) bytes before, \1 after"],
+                check=reclaim_bound_check(n))
+      for n in (1, 4)],
     GuestTest("user-fuzz-smp1", "root=fuzz-test init=1 shutdown", timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),
     GuestTest("user-fuzz-smp4", "root=fuzz-test init=20261124 shutdown", smp=4, timeout=300,

@@ -106,3 +106,45 @@ TEST_CASE("page table: uncached device mappings set PCD and PWT, and only them")
     REQUIRE(pt.query(0xFFFFFE0000000010).value().access == (kAccessWrite | kAccessUncached));
     REQUIRE(pt.query(0xFFFFFE0000001010).value().access == kAccessWrite);
 }
+
+TEST_CASE("page table: detach_empty frees the tables that map nothing, up to the level kept") {
+    FakeEnv env(64);
+    auto pt = PageTable<FakeEnv>::create(env).release_value();
+    constexpr uint64_t kStacks = 0xFFFFFF0000000000;
+    REQUIRE(pt.map(kStacks + 0x1000, 0x5000, kPageSize, kAccessWrite).ok());
+    REQUIRE(pt.map(kStacks + 0x2000, 0x6000, kPageSize, kAccessWrite).ok());
+    REQUIRE(pt.map(kStacks + kLargePageSize, 0x7000, kPageSize, kAccessWrite).ok());
+    REQUIRE(env.used == 5); // root, PDPT, PD, and two PTs
+    uint64_t freed[3] = {};
+
+    // A table that still maps a page stays.
+    REQUIRE(pt.unmap(kStacks + 0x1000, kPageSize).ok());
+    REQUIRE(pt.detach_empty(kStacks + 0x1000, 3, freed) == 0);
+    REQUIRE(pt.query(kStacks + 0x2000).value().physical == 0x6000);
+
+    // Its last page gone, the PT goes; the PD still holds the other PT.
+    REQUIRE(pt.unmap(kStacks + 0x2000, kPageSize).ok());
+    REQUIRE(pt.detach_empty(kStacks + 0x2000, 3, freed) == 1);
+    REQUIRE(freed[0] == FakeEnv::kBase + 3 * kPageSize);
+    REQUIRE(pt.query(kStacks + 0x2000).status() == Status::NotFound);
+    REQUIRE(pt.query(kStacks + kLargePageSize).value().physical == 0x7000);
+    REQUIRE(pt.detach_empty(kStacks + 0x2000, 3, freed) == 0); // nothing left to detach there
+
+    // The last PT under the PD goes, and the PD with it; the PDPT (level 3) is kept.
+    REQUIRE(pt.unmap(kStacks + kLargePageSize, kPageSize).ok());
+    REQUIRE(pt.detach_empty(kStacks + kLargePageSize, 3, freed) == 2);
+    REQUIRE(freed[0] == FakeEnv::kBase + 4 * kPageSize);
+    REQUIRE(freed[1] == FakeEnv::kBase + 2 * kPageSize);
+    REQUIRE(env.table(FakeEnv::kBase + kPageSize)[(kStacks >> 30) & 511] == 0);
+    REQUIRE(env.table(pt.root())[(kStacks >> 39) & 511] != 0);
+
+    // The tables come back when the address is mapped again.
+    REQUIRE(pt.map(kStacks + 0x1000, 0x5000, kPageSize, kAccessWrite).ok());
+    REQUIRE(pt.query(kStacks + 0x1000).value().physical == 0x5000);
+
+    // Large pages are leaves: their PD is not empty, and bad arguments detach nothing.
+    REQUIRE(pt.map(0xFFFF800000200000, 0x200000, kLargePageSize, kAccessWrite).ok());
+    REQUIRE(pt.detach_empty(0xFFFF800000200000, 3, freed) == 0);
+    REQUIRE(pt.detach_empty(0x0000800000000000, 3, freed) == 0); // not canonical
+    REQUIRE(pt.detach_empty(kStacks, 1, freed) == 0);
+}

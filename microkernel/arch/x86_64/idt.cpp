@@ -178,7 +178,7 @@ extern "C" void interrupt_dispatch(mk::InterruptFrame* frame) {
         if (cpu.need_resched && cpu.interrupt_depth == 0)
             sched::preempt(); // the full frame is on this stack: the thread resumes through it
         if (frame->cs & 3)
-            check_killed(); // back to ring 3 only if the process still lives
+            leave_kernel(); // back to ring 3 only if the process still lives
         return;
     }
     if (frame->vector == 7 && idt::device_not_available_hook &&

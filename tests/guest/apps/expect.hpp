@@ -41,16 +41,13 @@ inline int summary(const char* name) {
     return 1;
 }
 
-// A dead child's quota after its parent dropped the Process capability: on another CPU, the
-// child's last thread may still be releasing its own references for a few microseconds after
-// the parent's wait returned; give it that (bounded) time.
+// A dead child's quota after its parent dropped the Process capability. The kernel announces
+// a process's end only once its last thread's stack is free (UserThread::reclaimed), and the
+// Process object goes with the capability, so nothing may still be charged: no waiting.
 inline uint64_t settled_quota_use(Slot quota) {
     MemoryInfo info{};
-    for (int i = 0; i < 1000; ++i) {
-        if (sys::memory_info(quota, &info) != Status::Ok || info.used == 0)
-            break;
-        (void)sys::yield();
-    }
+    if (sys::memory_info(quota, &info) != Status::Ok)
+        return ~0ull;
     return info.used;
 }
 

@@ -174,12 +174,23 @@ void RunQueue::push(Entity& e, uint64_t now) {
 
 void RunQueue::push_front(Entity& e) {
     EXO_ASSERT(e.queue == nullptr && &e != current_, "push of a queued or running thread");
-    const Entity* head = lists_[uint32_t(policy_.classify(e))].head;
-    EXO_ASSERT(head == nullptr || e.enqueued_at <= head->enqueued_at,
-               "push_front of a thread younger than the head");
     e.slice_used_ns = 0;
     e.keeps_turn = false;
     link(e, e.enqueued_at, true);
+    // Normally the oldest of its class here; if not, move it back to its place in the FIFO.
+    List& list = lists_[uint32_t(e.klass)];
+    Entity* after = nullptr;
+    for (Entity* n = e.next; n != nullptr && n->enqueued_at < e.enqueued_at; n = n->next)
+        after = n;
+    if (after == nullptr)
+        return;
+    list.head = e.next;
+    e.next->prev = nullptr;
+    e.prev = after;
+    e.next = after->next;
+    (after->next != nullptr ? after->next->prev : list.tail) = &e;
+    after->next = &e;
+    update_hints(list);
 }
 
 void RunQueue::link(Entity& e, uint64_t now, bool at_head) {

@@ -170,8 +170,8 @@ private:
 //
 // Within a class, threads are ordered by enqueued_at, oldest first (FIFO): a thread preempted
 // before the end of its slice returns to the head keeping its enqueued_at (it keeps its turn),
-// and a thread pulled from another CPU (push_front) is older than every thread of its class
-// here.
+// and a thread pulled from another CPU (push_front) goes in its place by enqueued_at (at the
+// head, normally).
 //
 // Invariants (check_invariants() verifies them): each list is a well-linked chain, ordered by
 // enqueued_at, of entities whose `queue` is this and `klass` is that list's; bit c of the
@@ -213,8 +213,10 @@ public:
     // For find_behind(): takes the oldest thread of class `c` if it is still behind
     // (Policy::is_behind), else null. The caller push_front()s it on its own queue. O(1).
     Entity* take_behind(Class c, uint64_t since, uint64_t runtime_ns);
-    // Queues `e` from take_behind() at the head of its class, keeping its enqueued_at (its wait
-    // goes on): it must be no younger than that class's oldest thread here. O(1).
+    // Queues `e` from take_behind() keeping its enqueued_at (its wait goes on): at the head of
+    // its class, where it is normally older than every thread here; if this queue gained an
+    // older one since the caller looked (no lock is held across the move), in its place by
+    // enqueued_at. O(1) in the first case, O(class length) in the second.
     void push_front(Entity& e);
 
     // Takes queued `e` out of this queue (exit, suspend, migration); false, and nothing

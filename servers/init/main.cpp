@@ -14,7 +14,7 @@ namespace {
 
 using namespace exo;
 
-constexpr size_t kMaxServers = 16;
+constexpr size_t kMaxServers = 128;
 
 struct Running {
     char name[48];
@@ -50,6 +50,7 @@ Status start_server(const BootInfo& info, const srv::init::ServerEntry& e) {
     options.give_log = e.log;
     options.grants = grants;
     options.grant_count = grant_count;
+    options.arg = e.arg;
     auto child = spawn(reinterpret_cast<const void*>(module->address), module->size, options);
     // init keeps no copy of what it narrowed: the child's are derived from init's own.
     for (Slot s : {ports, irq}) {
@@ -106,10 +107,15 @@ int exo_main(uint64_t arg) {
     srv::init::parse_manifest(
         reinterpret_cast<const char*>(manifest->address), manifest->size,
         [&](const srv::init::ServerEntry& e) {
-            if (server_count == kMaxServers)
-                print("init: more than %zu servers; '%s' not started", kMaxServers, e.name);
-            else if (start_server(info, e) != Status::Ok)
-                ++failures;
+            for (uint32_t instance = 0; instance < e.count; ++instance) {
+                if (server_count == kMaxServers) {
+                    print("init: more than %zu servers; '%s' not started", kMaxServers, e.name);
+                    ++failures;
+                    break;
+                }
+                if (start_server(info, e) != Status::Ok)
+                    ++failures;
+            }
         },
         [&](size_t line, const char* why) {
             print("init: manifest line %zu: %s (skipped)", line, why);

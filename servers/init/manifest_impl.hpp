@@ -1,62 +1,116 @@
-// parse_manifest: a line-by-line tokenizer with no allocation.
+// parse_manifest: each line through the shared key=value tokenizer (exo/kv.hpp), no allocation.
+// Portable: no libc either, so the host tests compile it natively.
 #pragma once
 
-#include <exo/libc.h>
+#include <exo/kv.hpp>
+#include <string_view>
 
 namespace srv::init {
 namespace detail {
 
-inline bool parse_number(const char* s, size_t n, uint64_t& out) {
-    if (n == 0)
-        return false;
-    uint64_t base = 10, v = 0;
-    if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-        n -= 2;
-    }
-    for (size_t i = 0; i < n; ++i) {
-        char c = s[i];
-        uint64_t d = c >= '0' && c <= '9'   ? uint64_t(c - '0')
-                     : c >= 'a' && c <= 'f' ? uint64_t(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? uint64_t(c - 'A' + 10)
-                                            : 99;
-        if (d >= base || v > (UINT64_MAX - d) / base)
-            return false;
-        v = v * base + d;
-    }
-    out = v;
-    return true;
+constexpr bool is_service_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-inline bool starts_with(const char* s, size_t n, const char* prefix) {
-    size_t p = strlen(prefix);
-    return n >= p && memcmp(s, prefix, p) == 0;
+// SVC[,SVC...] into names[0, count), at most `max` distinct names; `why` when the list is bad.
+inline const char* parse_services(std::string_view list, ServiceName* names, size_t& count,
+                                  size_t max, const char* why) {
+    count = 0;
+    for (;;) {
+        exo::Split s = exo::split_at(list, ',');
+        if (count == max || s.head.empty() || s.head.size() > kServiceNameMax)
+            return why;
+        for (char c : s.head) {
+            if (!is_service_char(c))
+                return why;
+        }
+        for (size_t i = 0; i < count; ++i) {
+            if (std::string_view(names[i]) == s.head)
+                return "a service is named twice";
+        }
+        for (size_t i = 0; i < sizeof names[count]; ++i)
+            names[count][i] = i < s.head.size() ? s.head[i] : '\0';
+        ++count;
+        if (!s.found)
+            return nullptr;
+        list = s.tail;
+    }
 }
 
-// One token of a `start` line into `e`; the reason it is bad otherwise.
-inline const char* apply_option(const char* t, size_t n, ServerEntry& e) {
-    uint64_t v, w;
-    if (n == 3 && memcmp(t, "log", 3) == 0) {
+// One option of a `start` line into `e`; the reason it is bad otherwise.
+inline const char* apply_option(const exo::KvToken& t, ServerEntry& e) {
+    using exo::parse_number;
+    std::string_view key = t.key, value = t.value;
+    if (key == "log") {
+        if (t.has_value)
+            return "bad log (it takes no value)";
         e.log = true;
-    } else if (starts_with(t, n, "quota=")) {
-        if (!parse_number(t + 6, n - 6, v) || v == 0 || v > (uint64_t(1) << 30))
+    } else if (key == "quota") {
+        auto n = parse_number(value, 1, uint64_t(1) << 30);
+        if (!n.ok())
             return "bad quota (KiB, 1 to 2^30)";
-        e.quota_bytes = v * 1024;
-    } else if (starts_with(t, n, "irq=")) {
-        if (!parse_number(t + 4, n - 4, v) || v > 255)
-            return "bad irq line";
+        e.quota_bytes = n.value() * 1024;
+    } else if (key == "irq") {
+        auto n = parse_number(value, 0, 255);
+        if (!n.ok())
+            return "bad irq line (0 to 255)";
         e.has_irq = true;
-        e.irq = uint32_t(v);
-    } else if (starts_with(t, n, "ports=")) {
-        const char* dash = static_cast<const char*>(memchr(t + 6, '-', n - 6));
-        if (dash == nullptr || !parse_number(t + 6, size_t(dash - t - 6), v) ||
-            !parse_number(dash + 1, size_t(t + n - dash - 1), w) || v > w || w > 0xFFFF)
+        e.irq = uint32_t(n.value());
+    } else if (key == "ports") {
+        exo::Split range = exo::split_at(value, '-');
+        auto first = parse_number(range.head, 0, 0xFFFF);
+        auto last = parse_number(range.tail, 0, 0xFFFF);
+        if (!first.ok() || !last.ok() || first.value() > last.value())
             return "bad ports (FIRST-LAST, at most 0xffff)";
-        e.port_first = uint32_t(v);
-        e.port_count = uint32_t(w - v + 1);
+        e.port_first = uint32_t(first.value());
+        e.port_count = uint32_t(last.value() - first.value() + 1);
+    } else if (key == "serve") {
+        return parse_services(value, e.serve, e.serve_count, kMaxServe,
+                              "bad serve (1 to 4 names of 1-15 [a-z0-9-], comma-separated)");
+    } else if (key == "connect") {
+        return parse_services(value, e.connect, e.connect_count, kMaxConnect,
+                              "bad connect (1 to 8 names of 1-15 [a-z0-9-], comma-separated)");
+    } else if (key == "restarts") {
+        auto n = parse_number(value, 0, RestartBudget::kMaxRestarts);
+        if (!n.ok())
+            return "bad restarts (0 to 100)";
+        e.restarts = uint32_t(n.value());
+    } else if (key == "within") {
+        auto n = parse_number(value, 1, kMaxWithinMs);
+        if (!n.ok())
+            return "bad within (milliseconds, 1 to 3600000)";
+        e.within_ms = n.value();
+    } else if (key == "count") {
+        auto n = parse_number(value, 1, kMaxInstances);
+        if (!n.ok())
+            return "bad count (1 to 64)";
+        e.count = uint32_t(n.value());
+    } else if (key == "arg") {
+        auto n = parse_number(value);
+        if (!n.ok())
+            return "bad arg (a number below 2^64)";
+        e.arg = n.value();
     } else {
         return "unknown option";
+    }
+    return nullptr;
+}
+
+// A `start NAME OPTION...` line (its first token already checked) into `e`; why it is bad.
+inline const char* parse_start(const exo::KvTokens& tokens, ServerEntry& e) {
+    auto it = tokens.begin();
+    if (++it == tokens.end() || (*it).text.size() >= sizeof e.name)
+        return "start needs a module name (under 48 bytes)";
+    std::string_view name = (*it).text;
+    for (char c : name) {
+        if (c < '!' || c > '~') // init passes it on as a C string, and prints it
+            return "bad module name (printable ASCII only)";
+    }
+    for (size_t i = 0; i < sizeof e.name; ++i)
+        e.name[i] = i < name.size() ? name[i] : '\0';
+    for (++it; it != tokens.end(); ++it) {
+        if (const char* why = apply_option(*it, e))
+            return why;
     }
     return nullptr;
 }
@@ -65,54 +119,31 @@ inline const char* apply_option(const char* t, size_t n, ServerEntry& e) {
 
 template <typename Fn, typename Bad>
 void parse_manifest(const char* text, size_t size, Fn&& fn, Bad&& bad) {
-    size_t line_number = 0;
-    for (size_t pos = 0; pos < size;) {
-        size_t end = pos;
-        while (end < size && text[end] != '\n')
-            ++end;
-        ++line_number;
-        const char* line = text + pos;
-        size_t length = end - pos;
-        pos = end + 1;
-        // Tokens separated by spaces or tabs; '#' starts a comment.
-        const char* tokens[16];
-        size_t sizes[16], count = 0;
-        bool too_many = false;
-        for (size_t i = 0; i < length;) {
-            while (i < length && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-                ++i;
-            if (i >= length || line[i] == '#')
-                break;
-            size_t start = i;
-            while (i < length && line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-                ++i;
-            if (count == 16) {
-                too_many = true;
-                break;
-            }
-            tokens[count] = line + start;
-            sizes[count++] = i - start;
-        }
+    std::string_view rest(text, size);
+    for (size_t line_number = 1; !rest.empty(); ++line_number) {
+        exo::Split split = exo::split_at(rest, '\n');
+        rest = split.tail;
+        std::string_view line = split.head;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        exo::KvTokens tokens(line, exo::KvComments::Hash);
+        size_t count = 0;
+        for (auto it = tokens.begin(); it != tokens.end() && count <= kMaxLineTokens; ++it)
+            ++count;
         if (count == 0)
-            continue;
-        if (too_many || length > 200) {
-            bad(line_number, "line too long");
+            continue; // blank, or only a comment
+        if (line.size() > kMaxLineBytes) {
+            bad(line_number, "line too long (over 200 bytes)");
             continue;
         }
-        if (!(sizes[0] == 5 && memcmp(tokens[0], "start", 5) == 0)) {
+        if (count > kMaxLineTokens) {
+            bad(line_number, "too many tokens (over 16)");
+            continue;
+        }
+        if ((*tokens.begin()).text != "start")
             continue; // other lines describe modules for the ISO recipe
-        }
         ServerEntry e;
-        if (count < 2 || sizes[1] >= sizeof e.name) {
-            bad(line_number, "start needs a module name (under 48 bytes)");
-            continue;
-        }
-        memcpy(e.name, tokens[1], sizes[1]);
-        e.name[sizes[1]] = '\0';
-        const char* why = nullptr;
-        for (size_t t = 2; t < count && why == nullptr; ++t)
-            why = detail::apply_option(tokens[t], sizes[t], e);
-        if (why)
+        if (const char* why = detail::parse_start(tokens, e))
             bad(line_number, why);
         else
             fn(e);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Runs every Exo-OS test: the Catch2 host tests (each TEST_CASE counts as one test) and the QEMU
-guest tests (tests/guest/harness.py). Ends with the line `N passed, N failed` over both, and
+"""Runs every Exo-OS test: the Catch2 host tests (each TEST_CASE counts as one test), the SPIN
+model checks (tests/model/check.py, one test per check) and the QEMU guest tests
+(tests/guest/harness.py). Ends with the line `N passed, N failed` over both, and
 exits non-zero if anything failed.
 
   run_all.py BUILD_DIR [--host-only | --guest-only]
@@ -63,6 +64,18 @@ def run_guest(build_dir):
     return int(m.group(1)), int(m.group(2)) + (1 if proc.returncode and not int(m.group(2)) else 0)
 
 
+def run_model():
+    """SPIN model checks of the wake-up protocols (tests/model/check.py): one test per line."""
+    result = subprocess.run([sys.executable, os.path.join(HERE, "model", "check.py")],
+                            capture_output=True, text=True)
+    sys.stdout.write(result.stdout + result.stderr)
+    m = re.search(r"^model: (\d+) passed, (\d+) failed$", result.stdout, re.M)
+    if not m:
+        return 0, 1
+    passed, failed = int(m.group(1)), int(m.group(2))
+    return passed, failed + (1 if result.returncode and not failed else 0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("build_dir")
@@ -73,6 +86,8 @@ def main():
     passed = failed = 0
     if not args.guest_only:
         p, f = run_host(args.build_dir)
+        passed, failed = passed + p, failed + f
+        p, f = run_model()
         passed, failed = passed + p, failed + f
     if not args.host_only:
         p, f = run_guest(args.build_dir)

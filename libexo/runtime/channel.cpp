@@ -14,12 +14,9 @@ constexpr uint64_t kRingArea = 0x0000600000000000ull;
 constinit std::atomic<uint64_t> next_ring_address{kRingArea};
 constinit std::atomic<uint64_t> syscalls{0};
 
-struct Mapped {
-    uint64_t address;
-    uint64_t size;
-};
+} // namespace
 
-Result<Mapped> map_end(const Cap<Ring>& end, bool producer) {
+Result<MappedEnd> map_ring_end(const Cap<Ring>& end, bool producer) {
     CapInfo info = TRY(end.info());
     if (info.type != uint16_t(ObjectType::Ring) || (info.count == 1) != producer)
         return Status::WrongType;
@@ -29,25 +26,27 @@ Result<Mapped> map_end(const Cap<Ring>& end, bool producer) {
     uint64_t span = kPageSize + 2 * size + kPageSize;
     uint64_t address = next_ring_address.fetch_add(span, std::memory_order_relaxed);
     TRY(sys::ring_map(end.slot(), kSlotAddressSpace, address));
-    return Mapped{address, size};
+    return MappedEnd{reinterpret_cast<ring::Control*>(address),
+                     reinterpret_cast<uint8_t*>(address + kPageSize), size};
 }
 
-} // namespace
+void unmap_ring_end(const MappedEnd& m) {
+    uint64_t control = reinterpret_cast<uint64_t>(m.control);
+    (void)sys::frame_unmap(kSlotAddressSpace, control);
+    (void)sys::frame_unmap(kSlotAddressSpace, control + kPageSize);
+    (void)sys::frame_unmap(kSlotAddressSpace, control + kPageSize + m.size);
+}
 
 uint64_t ring_syscalls() {
     return syscalls.load(std::memory_order_relaxed);
 }
 
 Status RingWaiter::wait(ring::Event, uint64_t seen, uint64_t deadline) {
-    uint64_t timeout = 0;
-    if (deadline != ring::kNoDeadline) {
-        uint64_t now = sys::clock_ns();
-        if (now >= deadline)
-            return Status::TimedOut;
-        timeout = deadline - now;
-    }
+    // RingWait's deadline is absolute, 0 for none; a deadline of 0 itself has passed.
+    if (deadline == 0)
+        return Status::TimedOut;
     syscalls.fetch_add(1, std::memory_order_relaxed);
-    return sys::ring_wait(end, timeout, seen);
+    return sys::ring_wait(end, deadline == ring::kNoDeadline ? 0 : deadline, seen);
 }
 
 void RingWaiter::notify(ring::Event) {
@@ -72,9 +71,8 @@ Result<RingPair> ring_create(Slot memory, unsigned size_log2) {
 }
 
 Result<RingProducer> RingProducer::attach(Cap<Ring> end) {
-    Mapped m = TRY(map_end(end, true));
-    return RingProducer(static_cast<Cap<Ring>&&>(end), reinterpret_cast<ring::Control*>(m.address),
-                        reinterpret_cast<uint8_t*>(m.address + kPageSize), m.size);
+    MappedEnd m = TRY(map_ring_end(end, true));
+    return RingProducer(static_cast<Cap<Ring>&&>(end), m.control, m.data, m.size);
 }
 
 Result<uint8_t*> RingProducer::reserve(uint32_t length, uint32_t type, uint64_t deadline) {
@@ -87,13 +85,17 @@ Result<uint8_t*> RingProducer::reserve(uint32_t length, uint32_t type, uint64_t 
 
 // A consumer that sleeps is woken once: until it has moved its head it has not run since, and
 // another RingNotify would only cost a syscall. (Its head moves before it sleeps again: it
-// releases what it read first, RingConsumer::receive.)
+// releases what it read before it raises its flag, RingConsumer::receive, RpcServer::serve.)
+// A consumer that has already read and released everything committed needs no notify (it
+// re-checks the tail after raising its flag), and that skip does not count as a notify: a
+// notify it absorbed that way would leave its head where the rule expects it to move, and the
+// next commit would skip a notify it needs (the lost wake-up SPIN found, tests/model/).
 void RingProducer::commit() {
     view_.commit();
     if (!view_.consumer_waiting())
         return;
     uint64_t head = control_->head.load(std::memory_order_acquire);
-    if (notified_ && head == notified_head_)
+    if (head == view_.committed() || (notified_ && head == notified_head_))
         return;
     notified_ = true;
     notified_head_ = head;
@@ -110,9 +112,8 @@ Result<void> RingProducer::send(const void* payload, uint32_t length, uint32_t t
 }
 
 Result<RingConsumer> RingConsumer::attach(Cap<Ring> end) {
-    Mapped m = TRY(map_end(end, false));
-    return RingConsumer(static_cast<Cap<Ring>&&>(end), reinterpret_cast<ring::Control*>(m.address),
-                        reinterpret_cast<const uint8_t*>(m.address + kPageSize), m.size);
+    MappedEnd m = TRY(map_ring_end(end, false));
+    return RingConsumer(static_cast<Cap<Ring>&&>(end), m.control, m.data, m.size);
 }
 
 // Before sleeping, the records already received are released: the producer may be waiting for

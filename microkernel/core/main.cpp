@@ -247,7 +247,7 @@ bool run_root(const Cmdline& cmdline) {
     // Its end was announced once its last thread's stack was free (UserThread::reclaimed), so
     // nothing of it may still be on the way back.
     uint64_t free_after = settled_free_bytes();
-    log::info("root: at most %lu exited threads awaited reclaim at once (bound: %u CPUs)",
+    log::info("root: at most %lu exited threads awaited a reaper at once (%u CPUs)",
               thread::zombie_peak(), percpu::count());
     if (free_after != free_before) {
         log::error("root: %ld bytes of memory did not come back",

@@ -116,18 +116,66 @@ exo::Result<void> Process::start(UserThread& main, uint64_t entry, uint64_t stac
     return s;
 }
 
-bool Process::add_thread() {
+bool Process::add_thread(UserThread& t) {
     LockGuard guard(lock_);
     if (killed() || state() != ProcessState::Running)
         return false;
     ++live_threads_;
+    t.next_ = threads_;
+    t.prev_ = nullptr;
+    if (threads_)
+        threads_->prev_ = &t;
+    threads_ = &t;
     return true;
 }
 
-bool Process::thread_left() {
+void Process::thread_running(UserThread& t, Thread& thread) {
+    LockGuard guard(lock_);
+    if (t.left_)
+        return; // it ran and ended already: `thread` may be gone
+    t.thread_ = &thread;
+    if (killed())
+        abort_waits(thread);
+}
+
+bool Process::thread_left(UserThread& t, uint64_t wakeups) {
     LockGuard guard(lock_);
     EXO_ASSERT(live_threads_ > 0, "a process lost more threads than it started");
+    (t.prev_ ? t.prev_->next_ : threads_) = t.next_;
+    if (t.next_)
+        t.next_->prev_ = t.prev_;
+    t.next_ = t.prev_ = nullptr;
+    t.thread_ = nullptr;
+    t.left_ = true;
+    wakeups_ += wakeups;
     return --live_threads_ == 0;
+}
+
+// Its waits end at once: a killed thread blocked in the kernel leaves now, not at a timeout.
+void Process::abort_waits(Thread& thread) {
+    thread.abort_waits.store(true, std::memory_order_relaxed);
+    // Store-load, paired with WaitQueue::sleep_locked: it sees the flag or we see it Blocked.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    (void)sched::wake(thread, WakeReason::Woken, false);
+}
+
+exo::ProcessInfo Process::info() {
+    exo::ProcessInfo out{};
+    out.id = id_;
+    ProcessState s = state();
+    out.state = uint32_t(s == ProcessState::Created   ? exo::ProcessState::Created
+                         : s == ProcessState::Running ? exo::ProcessState::Running
+                                                      : exo::ProcessState::Exited);
+    __builtin_memcpy(out.name, name_,
+                     sizeof name_ < sizeof out.name ? sizeof name_ : sizeof out.name);
+    out.name[sizeof out.name - 1] = '\0';
+    LockGuard guard(lock_);
+    out.threads = live_threads_;
+    out.wakeups = wakeups_;
+    for (UserThread* t = threads_; t; t = t->next_)
+        if (t->thread_)
+            out.wakeups += __atomic_load_n(&t->thread_->wakeups, __ATOMIC_RELAXED);
+    return out;
 }
 
 void Process::kill(const exo::ExitInfo& info) {
@@ -138,6 +186,9 @@ void Process::kill(const exo::ExitInfo& info) {
             exit_ = info;
         killed_.store(true, std::memory_order_release);
         unstarted = live_threads_ == 0 && state() != ProcessState::Exited;
+        for (UserThread* t = threads_; t; t = t->next_)
+            if (t->thread_)
+                abort_waits(*t->thread_);
     }
     if (unstarted) {
         ProcessState expected = ProcessState::Created;
@@ -267,7 +318,7 @@ exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg
         run_.store(ThreadRun::Created, std::memory_order_release);
         return r.status();
     }
-    if (!process_->add_thread()) {
+    if (!process_->add_thread(*this)) {
         quota()->uncharge(kThreadCharge);
         run_.store(ThreadRun::Created, std::memory_order_release);
         return exo::Status::BadState;
@@ -285,11 +336,13 @@ exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg
     if (!spawned.ok()) {
         quota()->uncharge(kThreadCharge);
         run_.store(ThreadRun::Exited, std::memory_order_release);
-        if (process_->thread_left())
+        if (process_->thread_left(*this, 0))
             process_->finish();
         release();
         return spawned.status();
     }
+    // It may have run and even ended already; thread_running() sees to that under the lock.
+    process_->thread_running(*this, *spawned.value());
     return {};
 }
 
@@ -327,7 +380,7 @@ void exit_current_thread() {
     self->user = nullptr;
     sched::reload_context();
     Process* process = t->process_.get();
-    t->last_ = process->thread_left();
+    t->last_ = process->thread_left(*t, self->wakeups);
     if (t->last_)
         process->teardown();
     // The stack under our feet is what this thread still holds: its quota charge, the running
@@ -344,8 +397,10 @@ void UserThread::reclaimed() {
     bool enabled = cpu::save_and_disable_interrupts();
     Ref<Process> keep(process_.get());
     bool last = last_;
-    exited_.change_and_wake_all([this] { run_.store(ThreadRun::Exited, std::memory_order_release); });
-    release(); // the running thread's reference: `this` may be gone from here
+    exited_.change_and_wake_all(
+        [this] { run_.store(ThreadRun::Exited, std::memory_order_release); });
+    release();           // the running thread's reference: `this` may be gone from here
+    reap_dead_objects(); // the thread object goes before its process's end is told
     if (last)
         keep->announce_exit();
     keep.reset();

@@ -57,14 +57,22 @@ public:
     // Opens ports [first, first + count) to this process's threads.
     exo::Result<void> open_ports(uint32_t first, uint32_t count);
 
+    // Its id, state, name, threads and how often they were woken (ProcessInfo).
+    exo::ProcessInfo info();
+
     Process(const char* name, size_t name_length, CapSlot* slots, unsigned slots_order);
 
 private:
     friend class UserThread;
     friend void exit_current_thread();
     void destroy_contents() override;
-    bool add_thread();  // false once killed or exited
-    bool thread_left(); // true for the last thread
+    // A thread's life in its process, under lock_: added before it is spawned (false once
+    // killed or exited), given its scheduler Thread once spawned, removed when it ends (true
+    // for the last thread); `wakeups` it had are added to the process's count.
+    bool add_thread(UserThread& t);
+    void thread_running(UserThread& t, Thread& thread);
+    bool thread_left(UserThread& t, uint64_t wakeups);
+    static void abort_waits(Thread& thread);
     // The end of a process: teardown() gives back everything it holds (capabilities, address
     // space); announce_exit() then wakes those waiting; finish() does both.
     void teardown();
@@ -80,8 +88,10 @@ private:
     std::atomic<ProcessState> state_{ProcessState::Created};
     std::atomic<bool> killed_{false};
     IrqSpinLock lock_;
-    uint32_t live_threads_ = 0; // started and not ended; guarded by lock_
-    exo::ExitInfo exit_{};      // guarded by lock_; reason Running until the end
+    uint32_t live_threads_ = 0;     // started and not ended; guarded by lock_
+    UserThread* threads_ = nullptr; // those threads; guarded by lock_
+    uint64_t wakeups_ = 0;          // of its ended threads; guarded by lock_
+    exo::ExitInfo exit_{};          // guarded by lock_; reason Running until the end
     WaitQueue exited_;
     IoPermissions io_;
     Ref<Ring> watcher_; // guarded by lock_
@@ -120,6 +130,11 @@ private:
     uint64_t id_;
     std::atomic<ThreadRun> run_{ThreadRun::Created};
     bool last_ = false; // the last thread of its process to end
+    // In its process's list while it runs (Process::lock_).
+    UserThread* next_ = nullptr;
+    UserThread* prev_ = nullptr;
+    Thread* thread_ = nullptr; // its scheduler thread, once spawned and until it ends
+    bool left_ = false;
     uint64_t entry_ = 0, stack_ = 0, arg_ = 0;
     WaitQueue exited_;
 };
@@ -136,22 +151,14 @@ void leave_kernel();
 [[noreturn]] void handle_user_fault(InterruptFrame& frame);
 
 // Waits on `queue` until `ready()`, the deadline (0: none), or the calling process is killed:
-// Ok, TimedOut or Closed. Blocking syscalls use it, so a killed thread leaves a wait within
-// kKillCheckNs even if nothing wakes it.
-inline constexpr uint64_t kKillCheckNs = 20'000'000;
-
+// Ok, TimedOut or Closed. Blocking syscalls use it: Process::kill ends the waits of the
+// process's threads at once (Thread::abort_waits).
 template <typename Ready>
 exo::Status user_wait(WaitQueue& queue, Ready&& ready, uint64_t deadline_ns) {
     Process* self = current_process();
-    for (;;) {
-        if (self && self->killed())
-            return exo::Status::Closed;
-        uint64_t check = clock::now_ns() + kKillCheckNs;
-        bool last = deadline_ns != 0 && deadline_ns <= check;
-        exo::Status s = queue.wait_until(ready, last ? deadline_ns : check);
-        if (s == exo::Status::Ok || last)
-            return s;
-    }
+    exo::Status s =
+        queue.wait_until([&] { return (self && self->killed()) || ready(); }, deadline_ns);
+    return self && self->killed() ? exo::Status::Closed : s;
 }
 
 } // namespace mk

@@ -6,6 +6,7 @@
 #include "lib/page_table.hpp"
 #include "mm/kernel_space.hpp"
 #include "object/cspace.hpp"
+#include "object/doorbell.hpp"
 #include "object/memory.hpp"
 #include "object/process.hpp"
 
@@ -105,6 +106,7 @@ exo::Status Ring::wait(bool producer, uint64_t seen, uint64_t deadline_ns) {
 // it woke drains a full ring at once when it runs (on another CPU, at once).
 void Ring::notify(bool from_producer) {
     (void)(from_producer ? consumers_ : producers_).wake_all_deferred();
+    ring_bell(!from_producer);
 }
 
 void Ring::close(bool producer) {
@@ -112,6 +114,28 @@ void Ring::close(bool producer) {
                               std::memory_order_acq_rel);
     producers_.change_and_wake_all([] {});
     consumers_.change_and_wake_all([] {});
+    bind(producer, Ref<Doorbell>());
+    ring_bell(!producer);
+}
+
+void Ring::bind(bool producer_end, Ref<Doorbell> bell) {
+    {
+        LockGuard guard(bell_lock_);
+        Ref<Doorbell>& slot = bells_[producer_end ? 1 : 0];
+        Ref<Doorbell> old = static_cast<Ref<Doorbell>&&>(slot);
+        slot = static_cast<Ref<Doorbell>&&>(bell);
+        bell = static_cast<Ref<Doorbell>&&>(old); // released below, with no lock held
+    }
+}
+
+void Ring::ring_bell(bool producer_end) {
+    Ref<Doorbell> bell;
+    {
+        LockGuard guard(bell_lock_);
+        bell = bells_[producer_end ? 1 : 0];
+    }
+    if (bell)
+        bell->ring();
 }
 
 CapSlot* Ring::send_slot() {
@@ -140,7 +164,8 @@ void Ring::received() {
     --in_flight_count_;
 }
 
-exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length) {
+exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length, uint64_t* end,
+                       bool may_preempt) {
     Control& c = control();
     exo::Status s = exo::Status::Ok;
     {
@@ -154,7 +179,7 @@ exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length) {
         else if (size_ - (kernel_tail_ - head) < need)
             s = exo::Status::WouldBlock;
         if (s != exo::Status::Ok) {
-            ++dropped_;
+            c.dropped.fetch_add(1, std::memory_order_relaxed);
             return s;
         }
         // The kernel sees the data area once (the direct map), so it wraps by hand.
@@ -169,11 +194,17 @@ exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length) {
         put(kernel_tail_ + sizeof header, payload, length);
         kernel_tail_ += need;
         c.tail.store(kernel_tail_, std::memory_order_release);
+        if (end)
+            *end = kernel_tail_;
     }
     // The Dekker handshake of exo/ring.hpp: publish, fence, then look at the waiter's flag.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (c.consumer_waiting.load(std::memory_order_relaxed))
-        consumers_.change_and_wake_all([] {});
+    if (c.consumer_waiting.load(std::memory_order_relaxed)) {
+        if (may_preempt)
+            consumers_.change_and_wake_all([] {});
+        else
+            (void)consumers_.wake_all_deferred();
+    }
     return exo::Status::Ok;
 }
 
@@ -187,6 +218,8 @@ void Ring::destroy_contents() {
         if (next_ring_)
             next_ring_->prev_ring_ = prev_ring_;
     }
+    bind(false, Ref<Doorbell>());
+    bind(true, Ref<Doorbell>());
     LockGuard guard(caps::lock());
     for (CapSlot& slot : in_flight_)
         if (!slot.empty())

@@ -12,6 +12,7 @@
 
 namespace mk {
 
+class Doorbell;
 inline constexpr uint32_t kRingCapsInFlight = 16;
 
 class Ring final : public KernelObject {
@@ -30,10 +31,13 @@ public:
     // `seen`, the peer is gone (Closed), or the deadline (TimedOut): the Waiter contract of
     // exo/ring.hpp.
     exo::Status wait(bool producer, uint64_t seen, uint64_t deadline_ns);
-    // Wakes the waiters of the other end.
+    // Wakes the waiters of the other end and rings its doorbell.
     void notify(bool from_producer);
-    // An end's last capability is gone: the peer sees Closed from now on.
+    // An end's last capability is gone: the peer sees Closed from now on (and its doorbell
+    // rings); the gone end's doorbell goes with it.
     void close(bool producer);
+    // Binds an end to a doorbell (null: unbinds); the previous one is released.
+    void bind(bool producer_end, Ref<Doorbell> bell);
 
     // Capabilities in flight, first in first out (under the capability lock). A capability in
     // flight stays in its derivation tree: revoking its parent empties its slot here, and the
@@ -46,14 +50,18 @@ public:
 
     // Appends a message as the ring's producer (kernel events). Closed when the consumer is
     // gone, WouldBlock when full, Malformed when the consumer corrupted the indices; the
-    // event is dropped in every case and counted.
-    exo::Status post(uint32_t type, const void* payload, uint32_t length);
+    // event is dropped in every case and counted in the control page (`dropped`), where the
+    // consumer sees it. `end`: the tail just after the message. `may_preempt`: whether waking
+    // the consumer may preempt the caller.
+    exo::Status post(uint32_t type, const void* payload, uint32_t length, uint64_t* end = nullptr,
+                     bool may_preempt = true);
 
     Ring(Ref<Frame> control, Ref<Frame> data, uint64_t size);
 
 private:
     void destroy_contents() override;
     bool ready(bool producer, uint64_t seen) const;
+    void ring_bell(bool producer_end);
 
     Ref<Frame> control_;
     Ref<Frame> data_;
@@ -62,7 +70,8 @@ private:
     WaitQueue consumers_; // waiting for data
     IrqSpinLock post_lock_;
     uint64_t kernel_tail_ = 0; // the kernel's own index when it produces
-    uint64_t dropped_ = 0;
+    IrqSpinLock bell_lock_;
+    Ref<Doorbell> bells_[2]; // of the consumer end [0] and the producer end [1]
     friend void drop_in_flight_from(uint64_t sender);
     void compact_locked(uint64_t drop_sender);
 

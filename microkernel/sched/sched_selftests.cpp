@@ -98,17 +98,30 @@ void wait_at_gate(void* arg) {
     gate->done.finish_one();
 }
 
-// Holds `count` threads alive at once, then lets them exit: the kernel-stack region's page
-// tables (kept once built, like every kernel table) then cover that many stacks.
+// Holds `count` threads alive at once, then lets them exit (many stacks mapped at once, and
+// their page tables built and freed).
 bool hold_threads(uint64_t count) {
     uint64_t live_before = thread::live_count();
     Gate gate;
     gate.done.remaining.store(count, std::memory_order_relaxed);
-    for (uint64_t i = 0; i < count; ++i)
-        if (!thread::spawn(wait_at_gate, &gate, {.name = "held"}).ok())
+    for (uint64_t i = 0; i < count; ++i) {
+        if (auto t = thread::spawn(wait_at_gate, &gate, {.name = "held"}); !t.ok()) {
+            log::error("threads: held thread %lu: %s", i, exo::status_name(t.status()));
             return false;
+        }
+    }
     gate.queue.change_and_wake_all([&] { gate.open = true; });
-    return gate.done.wait(10'000'000'000) && wait_for_reclaim(live_before, 5'000'000'000);
+    if (!gate.done.wait(10'000'000'000)) {
+        log::error("threads: %lu held threads did not all finish", count);
+        sched::log_state();
+        return false;
+    }
+    if (!wait_for_reclaim(live_before, 5'000'000'000)) {
+        log::error("threads: %lu held threads never reclaimed", thread::live_count() - live_before);
+        sched::log_state();
+        return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -127,8 +140,11 @@ bool thread_lifecycle(const Context&) {
     if (!run_batches(kTotal, kBatch))
         return false;
     uint64_t elapsed = clock::now_ns() - start;
-    if (thread::live_count() != live_before)
+    if (thread::live_count() != live_before) {
+        log::error("threads: %lu threads alive after the run, %lu before", thread::live_count(),
+                   live_before);
         return false;
+    }
     heap::trim();
     trim_kernel_stacks();
     uint64_t free_after = pmm::free_bytes();

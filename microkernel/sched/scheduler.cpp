@@ -333,6 +333,11 @@ void reschedule_interrupt(InterruptFrame&) {
 }
 
 [[noreturn]] void idle_loop() {
+    // A steal that found nothing it may take (a thread pinned elsewhere) is not retried until
+    // this CPU has halted once: a busy CPU kicks an idle one whenever threads wait there, and an
+    // idle CPU that kept retrying would hammer the busy CPU's queue lock (and, emulated, steal
+    // the host's time from the CPU doing the work).
+    bool steal_failed = false;
     for (;;) {
         thread::reap_zombies();
         cpu::disable_interrupts();
@@ -342,9 +347,12 @@ void reschedule_interrupt(InterruptFrame&) {
         cs.lock.lock();
         bool queued = cs.rq->size() > 0;
         cs.lock.unlock();
-        if (queued || cpu.need_resched ||
-            (n > 1 && the_policy->find_busiest(online_queues, n, cs.position) != kNoCpu)) {
+        bool busy_elsewhere = n > 1 && !steal_failed &&
+                              the_policy->find_busiest(online_queues, n, cs.position) != kNoCpu;
+        if (queued || cpu.need_resched || busy_elsewhere) {
+            uint64_t dispatches = cs.dispatches;
             schedule(StopReason::Yielded);
+            steal_failed = !queued && cs.dispatches == dispatches;
             cpu::enable_interrupts();
             continue;
         }
@@ -357,6 +365,7 @@ void reschedule_interrupt(InterruptFrame&) {
         idle_mask.fetch_or(1ull << cpu.index, std::memory_order_relaxed);
         cpu::enable_interrupts_and_halt();
         idle_mask.fetch_and(~(1ull << cpu.index), std::memory_order_relaxed);
+        steal_failed = false;
     }
 }
 
@@ -474,6 +483,7 @@ bool wake(Thread& t, WakeReason reason, bool may_preempt) {
     }
     t.wake_reason = reason;
     t.woken_at = now;
+    ++t.wakeups;
     if (cs->rq->current() == &t.entity) {
         // Not yet switched away: it keeps running (its schedule() sees Running: a yield).
         t.state.store(ThreadState::Running, std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/percpu.hpp"
+#include "core/log.hpp"
 #include "core/panic.hpp"
 #include "mm/kernel_heap.hpp"
 #include "sched/fpu.hpp"
@@ -18,9 +19,10 @@ namespace {
 
 constinit std::atomic<uint64_t> next_id{1};
 constinit std::atomic<uint64_t> live{0};
-// Exited threads: a lock-free stack that the switch path pushes onto with interrupts disabled
-// and that any CPU empties whole (an exchange, so no ABA), then frees outside any lock.
-constinit std::atomic<Thread*> zombies{nullptr};
+// Exited threads per CPU: pushed by the switch path with interrupts disabled, taken whole by that
+// CPU with interrupts disabled, then freed with interrupts enabled. (A thread cannot free the
+// stack it runs on; the CPU it died on is the one that knows it has switched away.)
+constinit Thread* zombies[kMaxCpus] = {};
 constinit std::atomic<uint64_t> zombies_pending{0};
 constinit std::atomic<uint64_t> zombies_peak{0};
 
@@ -63,7 +65,6 @@ void destroy(Thread& t) {
     auto freed = heap::free(&t, sizeof(Thread));
     EXO_ASSERT(freed.ok(), "a thread record was not a heap block");
     live.fetch_sub(1, std::memory_order_relaxed);
-    zombies_pending.fetch_sub(1, std::memory_order_relaxed);
     if (reclaimed)
         reclaimed(owner);
 }
@@ -115,18 +116,7 @@ exo::Result<Thread*> create_idle(const KernelStack& stack, void (*entry)(void*),
 }
 
 void exit() {
-    // Reclaim every thread that died before this one, then leave with interrupts disabled from
-    // the last look at the list until the switch away. Whatever is in the list at any moment
-    // was pushed after the last look of each thread in it, so those threads were all between
-    // their last look and their switch, at once, each on a CPU it could not leave: at most one
-    // per CPU.
-    for (;;) {
-        cpu::enable_interrupts();
-        reap_zombies();
-        cpu::disable_interrupts();
-        if (zombies.load(std::memory_order_acquire) == nullptr)
-            break;
-    }
+    cpu::disable_interrupts();
     Thread* self = this_cpu().current;
     self->state.store(ThreadState::Dead, std::memory_order_relaxed);
     sched::block_current();
@@ -138,7 +128,7 @@ uint64_t zombie_count() {
 }
 
 bool zombies_waiting() {
-    return zombies.load(std::memory_order_relaxed) != nullptr;
+    return __atomic_load_n(&zombies[this_cpu().index], __ATOMIC_RELAXED) != nullptr;
 }
 
 uint64_t zombie_peak() {
@@ -154,22 +144,28 @@ void add_zombie(Thread& t) {
     uint64_t peak = zombies_peak.load(std::memory_order_relaxed);
     while (pending > peak && !zombies_peak.compare_exchange_weak(peak, pending))
         ;
-    Thread* head = zombies.load(std::memory_order_relaxed);
-    do
-        t.zombie_next = head;
-    while (!zombies.compare_exchange_weak(head, &t, std::memory_order_release,
-                                          std::memory_order_relaxed));
+    uint32_t cpu = this_cpu().index;
+    t.zombie_next = zombies[cpu];
+    zombies[cpu] = &t;
 }
 
 void reap_zombies() {
-    if (!zombies_waiting())
-        return;
-    Thread* list = zombies.exchange(nullptr, std::memory_order_acquire);
+    cpu::disable_interrupts();
+    uint32_t cpu = this_cpu().index;
+    Thread* list = zombies[cpu];
+    zombies[cpu] = nullptr;
+    cpu::enable_interrupts();
     while (list != nullptr) {
         Thread* next = list->zombie_next;
-        // Its CPU is finishing the switch away from it (on_cpu cleared right after the push).
-        while (list->on_cpu.load(std::memory_order_acquire))
+        // Its CPU has finished switching away from it (on_cpu cleared after the push).
+        uint64_t spins = 0;
+        while (list->on_cpu.load(std::memory_order_acquire)) {
             cpu::pause();
+            if (++spins == 100'000'000)
+                log::error("reap: %s#%lu still on CPU %u (state %u)", list->name, list->id,
+                           list->cpu, unsigned(list->state.load()));
+        }
+        zombies_pending.fetch_sub(1, std::memory_order_relaxed);
         destroy(*list);
         list = next;
     }

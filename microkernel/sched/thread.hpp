@@ -44,6 +44,10 @@ struct Thread {
     // Blocking.
     Thread* wait_next; // link in a WaitQueue
     WakeReason wake_reason;
+    // Set (once, for good) when the thread's process is killed: its waits end at once and
+    // it sleeps in none again (WaitQueue::sleep_locked).
+    std::atomic<bool> abort_waits;
+    uint64_t wakeups; // times woken from a wait (under its run queue's lock)
     uint64_t wake_deadline;
     Thread* timer_next; // link in a CPU's list of sleepers
     void* timer_list;   // that list, or null (scheduler.cpp)
@@ -87,17 +91,16 @@ namespace thread {
 exo::Result<Thread*> spawn(void (*entry)(void*), void* arg, const ThreadOptions& options = {});
 
 // Ends the calling thread; its stack, FPU state and record are reclaimed after the switch away,
-// by the next reaper on any CPU (reap_zombies), and then its `reclaimed` hook runs.
+// by that CPU's next reap point (reap_zombies), and then its `reclaimed` hook runs.
 [[noreturn]] void exit();
 
 // Threads alive (created and not yet reclaimed).
 uint64_t live_count();
-// Exited threads not yet reclaimed, and the most there have been at once since boot. Each
-// exiting thread reclaims every earlier one before it leaves, with interrupts disabled from its
-// last look until its switch away, so there are never more than one per CPU (docs/threads.md).
+// Exited threads waiting for a reaper, and the most there have been at once since boot
+// (docs/threads.md: what bounds them).
 uint64_t zombie_count();
 uint64_t zombie_peak();
-// True when exited threads wait for a reaper (cheap: one load).
+// True when exited threads wait for this CPU's reaper (cheap: one load; a hint).
 bool zombies_waiting();
 
 // Boot-time records: the calling context (already running on `stack`) as a thread, and a CPU's
@@ -105,12 +108,12 @@ bool zombies_waiting();
 exo::Result<Thread*> adopt_current(const KernelStack& stack, const char* name);
 exo::Result<Thread*> create_idle(const KernelStack& stack, void (*entry)(void*), uint32_t cpu);
 
-// Frees the records and stacks of every exited thread, whichever CPU it died on, and runs their
-// hooks. Interrupts enabled (unmapping a stack may need a TLB shootdown), no lock held. Cheap
-// when there is nothing to reclaim: the idle loop, thread creation and every return to ring 3
-// call it.
+// Frees the records and stacks of the threads that exited on this CPU and runs their hooks.
+// Interrupts enabled (unmapping a stack may need a TLB shootdown), no lock held. Cheap when
+// there is nothing to reclaim: the idle loop, thread creation, ThreadStart and every return to
+// ring 3 (syscall or interrupt) call it.
 void reap_zombies();
-// Queues `thread` (Dead, switched away from) for reaping. Interrupts disabled.
+// Queues `thread` (Dead, switched away from) for reaping on this CPU. Interrupts disabled.
 void add_zombie(Thread& thread);
 
 } // namespace thread

@@ -15,6 +15,15 @@ WakeReason WaitQueue::sleep_locked(uint64_t deadline_ns) {
     tail_ = self;
     self->wake_reason = WakeReason::None;
     self->state.store(ThreadState::Blocked, std::memory_order_relaxed);
+    // Store-load, paired with sched::abort_waits(): either it sees Blocked and wakes us, or we
+    // see its flag here and do not sleep (the Dekker handshake of exo/ring.hpp).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (self->abort_waits.load(std::memory_order_relaxed)) {
+        self->state.store(ThreadState::Running, std::memory_order_relaxed);
+        remove_locked(*self);
+        lock_.unlock();
+        return WakeReason::Woken;
+    }
     if (deadline_ns != 0)
         sched::timer_add(*self, deadline_ns);
     lock_.unlock(); // interrupts stay disabled (the caller disabled them before locking)

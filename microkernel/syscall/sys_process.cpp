@@ -67,6 +67,17 @@ Return process_wait(const Args& a) {
     return ok();
 }
 
+Return process_info(const Args& a) {
+    exo::Slot proc = TRY(slot_arg(a.a0));
+    if (a.a1 % alignof(exo::ProcessInfo) != 0)
+        return exo::Status::Misaligned;
+    if (!user::in_user_space(a.a1, sizeof(exo::ProcessInfo)))
+        return exo::Status::OutOfRange;
+    auto process = TRY(caps::resolve<Process>(self(), proc, exo::kRightRead));
+    TRY(user::write(a.a1, process->info()));
+    return ok();
+}
+
 Return process_kill(const Args& a) {
     exo::Slot proc = TRY(slot_arg(a.a0));
     auto process = TRY(caps::resolve<Process>(self(), proc, exo::kRightManage));

@@ -4,6 +4,7 @@
 #include "lib/page_table.hpp"
 #include "object/address_space.hpp"
 #include "object/cspace.hpp"
+#include "object/doorbell.hpp"
 #include "object/memory.hpp"
 #include "object/ring.hpp"
 #include "object/timers.hpp"
@@ -74,14 +75,34 @@ Return ring_map(const Args& a) {
     return ok();
 }
 
+// The deadline is absolute, in the ClockGet clock: a timed wait needs no second syscall. One
+// that has passed times out at once, as the caller's own clock check would have.
 Return ring_wait(const Args& a) {
     auto end = TRY(end_of(a.a0, exo::kRightRead));
-    return end->ring().wait(end->producer(), a.a2, deadline_after(a.a1));
+    if (a.a1 != 0 && clock::now_ns() >= a.a1)
+        return exo::Status::TimedOut;
+    return end->ring().wait(end->producer(), a.a2, a.a1);
 }
 
 Return ring_notify(const Args& a) {
     auto end = TRY(end_of(a.a0, exo::kRightRead));
     end->ring().notify(end->producer());
+    return ok();
+}
+
+Return ring_bind(const Args& a) {
+    auto end = TRY(end_of(a.a0, exo::kRightRead));
+    if (a.a1 == exo::kNullSlot) {
+        end->ring().bind(end->producer(), Ref<Doorbell>());
+        return ok();
+    }
+    auto events = TRY(end_of(a.a1, exo::kRightWrite));
+    if (!events->producer())
+        return exo::Status::InvalidArgument;
+    if (&events->ring() == &end->ring())
+        return exo::Status::InvalidArgument; // a ring ringing itself
+    auto bell = TRY(Doorbell::create(Ref<Ring>(&events->ring()), a.a2));
+    end->ring().bind(end->producer(), static_cast<Ref<Doorbell>&&>(bell));
     return ok();
 }
 

@@ -82,5 +82,7 @@ Return ring_send_cap(const Args&);
 Return ring_receive_cap(const Args&);
 Return process_watch(const Args&);
 Return timer_set(const Args&);
+Return ring_bind(const Args&);
+Return process_info(const Args&);
 
 } // namespace mk::sys

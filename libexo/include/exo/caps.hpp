@@ -99,6 +99,21 @@ struct ExitInfo {
 };
 static_assert(sizeof(ExitInfo) == 32);
 
+enum class ProcessState : uint32_t {
+    Created = 0, // not started
+    Running = 1,
+    Exited = 2,
+};
+
+struct ProcessInfo {
+    uint64_t id;
+    uint32_t state;   // ProcessState
+    uint32_t threads; // started and not yet ended
+    uint64_t wakeups; // times its threads were woken from a wait, since it started
+    char name[32];    // NUL-terminated
+};
+static_assert(sizeof(ProcessInfo) == 56);
+
 // Slots every process starts with (ProcessStart installs 1 and 2; the creator grants the rest).
 inline constexpr Slot kSlotSelf = 1;         // Process: Read, Manage, Duplicate
 inline constexpr Slot kSlotAddressSpace = 2; // AddressSpace: Read, Manage, Duplicate

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <exo/cap.hpp>
+#include <exo/proto/service.hpp>
 #include <exo/ring.hpp>
 
 namespace exo {
@@ -26,6 +27,17 @@ struct RingPair {
     Cap<Ring> producer;
     Cap<Ring> consumer;
 };
+
+// An end mapped into this process (RingMap): the control page, then the data area twice.
+struct MappedEnd {
+    ring::Control* control;
+    uint8_t* data;
+    uint64_t size;
+};
+// WrongType unless `end` is a ring end of that kind (producer or consumer).
+Result<MappedEnd> map_ring_end(const Cap<Ring>& end, bool producer);
+// Removes the three mappings; the address range is not reused.
+void unmap_ring_end(const MappedEnd& mapped);
 // A new ring of 2^size_log2 data bytes (12 to 22), charged to `memory`.
 Result<RingPair> ring_create(Slot memory, unsigned size_log2);
 
@@ -46,6 +58,7 @@ public:
 
     Slot slot() const { return end_.slot(); }
     ring::Producer& view() { return view_; }
+    ring::Control* control() const { return control_; }
 
     RingProducer(RingProducer&&) = default;
 
@@ -74,6 +87,7 @@ public:
 
     Slot slot() const { return end_.slot(); }
     ring::Consumer& view() { return view_; }
+    ring::Control* control() const { return control_; }
 
     RingConsumer(RingConsumer&&) = default;
 
@@ -96,12 +110,10 @@ struct Channel {
     RingConsumer rx;
 };
 
-// Request/response over a channel. Every request and response starts with this header; the
-// response carries the request's id. Responses to requests that timed out are skipped.
-struct RpcHeader {
-    uint64_t id;
-};
-static_assert(sizeof(RpcHeader) == 8);
+// Request/response over a channel: every request and response starts with an RpcHeader
+// (exo/proto/service.hpp); the response carries the request's id. Responses to requests that
+// timed out are skipped.
+using proto::RpcHeader;
 
 class RpcClient {
 public:

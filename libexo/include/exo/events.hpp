@@ -1,5 +1,6 @@
 // Messages the kernel produces into rings (the only way it tells user mode of anything):
-// interrupts (IrqBind), the end of a watched process (ProcessWatch) and timers (TimerSet). Each
+// interrupts (IrqBind), the end of a watched process (ProcessWatch), timers (TimerSet) and
+// doorbells of bound rings (RingBind). Each
 // is one ring record whose type is the EventType and whose payload is the struct below.
 #pragma once
 
@@ -12,6 +13,7 @@ enum EventType : uint32_t {
     kEventIrq = 0xE0000001,
     kEventChild = 0xE0000002,
     kEventTimer = 0xE0000003,
+    kEventDoorbell = 0xE0000004,
 };
 
 struct IrqEvent {
@@ -32,5 +34,14 @@ struct TimerEvent {
     uint64_t fired;    // ns since boot, when the kernel posted it
 };
 static_assert(sizeof(TimerEvent) == 24);
+
+// The peer of a bound ring end notified it (there is something to read, or room to write) or
+// went away. At most one is pending per binding: the next is posted only once the event ring's
+// consumer has released this one, so an event ring holding one record per binding plus the
+// other events it carries never overflows from doorbells.
+struct DoorbellEvent {
+    uint64_t badge; // what RingBind was given
+};
+static_assert(sizeof(DoorbellEvent) == 8);
 
 } // namespace exo

@@ -48,6 +48,7 @@ struct alignas(4096) Control {
     std::atomic<uint32_t> producer_waiting; // 1 while the producer sleeps (or is about to)
     alignas(64) uint64_t data_size;         // set once by the kernel; views trust their own
     std::atomic<uint32_t> closed;           // kClosed* bits, set by the kernel
+    std::atomic<uint32_t> dropped;          // messages the kernel could not post (ring full)
 };
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "a header is read as one 64-bit word");
@@ -59,6 +60,7 @@ static_assert(sizeof(Control) == 4096 && alignof(Control) == 4096);
 static_assert(offsetof(Control, head) == 0 && offsetof(Control, consumer_waiting) == 8);
 static_assert(offsetof(Control, tail) == 64 && offsetof(Control, producer_waiting) == 72);
 static_assert(offsetof(Control, data_size) == 128 && offsetof(Control, closed) == 136);
+static_assert(offsetof(Control, dropped) == 140);
 
 constexpr uint64_t record_size(uint32_t length) {
     return kHeaderSize + ((uint64_t(length) + kRecordAlign - 1) & ~(kRecordAlign - 1));
@@ -152,6 +154,18 @@ public:
     // Drops the reservations made since the last commit.
     void cancel() { reserved_ = tail_; }
 
+    // Shortens the record reserved last (not yet committed) to `length` bytes, at most its
+    // reserved length, and sets its type: a reply reserved at its largest, trimmed once known.
+    void trim_last(uint8_t* payload, uint32_t length, uint32_t type) {
+        uint8_t* record = payload - kHeaderSize;
+        const RecordHeader old = detail::load_header(record);
+        EXO_ASSERT(length <= old.length && reserved_ - tail_ >= record_size(old.length) &&
+                       record == data_ + ((reserved_ - record_size(old.length)) & mask_),
+                   "trim_last of a record that is not the last one reserved");
+        reserved_ -= record_size(old.length) - record_size(length);
+        detail::store_header(record, {length, type});
+    }
+
     // reserve + copy + commit.
     Result<void> send(const void* payload, uint32_t length, uint32_t type = 0) {
         uint8_t* at = TRY(reserve(length, type));
@@ -186,6 +200,7 @@ public:
 
     uint64_t observed_head() const { return head_; } // the last valid head read
     uint64_t committed() const { return tail_; }     // the index published in tail
+    uint64_t reserved() const { return reserved_; }  // committed() + bytes reserved since
     uint64_t size() const { return size_; }
     bool malformed() const { return broken_; }
 
@@ -257,6 +272,15 @@ public:
         }
         read_ += record_size(header.length);
         return Message{record + kHeaderSize, header.length, header.type};
+    }
+
+    // Un-reads `message`, the record peeked last: the next peek returns it again.
+    void put_back(const Message& message) {
+        const uint64_t bytes = record_size(message.length);
+        EXO_ASSERT(read_ - head_ >= bytes &&
+                       message.data - kHeaderSize == data_ + ((read_ - bytes) & mask_),
+                   "put_back of a record that is not the last one peeked");
+        read_ -= bytes;
     }
 
     // Frees every record peeked so far with one release store of head.

@@ -22,9 +22,11 @@ enum class Status : int32_t {
     Unsupported = 12,  // valid request that this build or machine does not implement
     BufferTooSmall = 13,
     TimedOut = 14,
-    Closed = 15,     // the peer is gone
-    BadAddress = 16, // a user pointer to memory that is not mapped (or not writable) there
-    WouldBlock = 17, // nothing to take or no room yet (a ring): wait, then try again
+    Closed = 15,          // the peer is gone
+    BadAddress = 16,      // a user pointer to memory that is not mapped (or not writable) there
+    WouldBlock = 17,      // nothing to take or no room yet (a ring): wait, then try again
+    VersionMismatch = 18, // the peer speaks another protocol, or another version of it
+    Unavailable = 19,     // the service is not running now (restarting, or given up)
 };
 
 // A stable, human-readable name ("OutOfRange") for logs and test messages.
@@ -66,6 +68,10 @@ constexpr const char* status_name(Status s) {
         return "BadAddress";
     case Status::WouldBlock:
         return "WouldBlock";
+    case Status::VersionMismatch:
+        return "VersionMismatch";
+    case Status::Unavailable:
+        return "Unavailable";
     }
     return "Unknown";
 }

@@ -134,8 +134,9 @@ inline Status ring_create(Slot memory, uint64_t size_log2, Slot producer, Slot c
 inline Status ring_map(Slot end, Slot space, uint64_t vaddr) {
     return syscall(Sys::RingMap, end, space, vaddr).status;
 }
-inline Status ring_wait(Slot end, uint64_t timeout_ns, uint64_t seen) {
-    return syscall(Sys::RingWait, end, timeout_ns, seen).status;
+// deadline: ns since boot, as clock_ns() counts (0: none).
+inline Status ring_wait(Slot end, uint64_t deadline_ns, uint64_t seen) {
+    return syscall(Sys::RingWait, end, deadline_ns, seen).status;
 }
 inline Status ring_notify(Slot end) {
     return syscall(Sys::RingNotify, end).status;
@@ -151,6 +152,12 @@ inline Status process_watch(Slot process, Slot ring_producer) {
 }
 inline Status timer_set(Slot ring_producer, uint64_t timeout_ns, uint64_t cookie) {
     return syscall(Sys::TimerSet, ring_producer, timeout_ns, cookie).status;
+}
+inline Status ring_bind(Slot end, Slot event_producer, uint64_t badge) {
+    return syscall(Sys::RingBind, end, event_producer, badge).status;
+}
+inline Status process_info(Slot process, ProcessInfo* out) {
+    return syscall(Sys::ProcessInfo, process, reinterpret_cast<uint64_t>(out)).status;
 }
 
 } // namespace sys

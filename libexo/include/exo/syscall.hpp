@@ -60,9 +60,9 @@ enum class Sys : uint64_t {
     // (end, address space, vaddr): the control page at vaddr, the data area twice from vaddr +
     // 4096 (read-only for the consumer); Read on the end, Manage on the space
     RingMap = 33,
-    // (end, timeout ns (0: forever), seen): sleeps until the peer's index (tail for the
-    // consumer, head for the producer) differs from `seen`; Closed once the peer is gone (for
-    // the consumer: and nothing new was sent); Read
+    // (end, deadline: ns since boot as ClockGet counts (0: none), seen): sleeps until the peer's
+    // index (tail for the consumer, head for the producer) differs from `seen`; Closed once the
+    // peer is gone (for the consumer: and nothing new was sent); TimedOut at the deadline; Read
     RingWait = 34,
     RingNotify = 35,     // (end): wakes the other end's waiter; Read
     RingSendCap = 36,    // (producer end, src): moves src into the ring; Write, Grant on src
@@ -73,7 +73,15 @@ enum class Sys : uint64_t {
     // (ring producer end, timeout ns, cookie): a TimerEvent message once the time has passed;
     // Write on the end
     TimerSet = 39,
-    Count = 40,
+    // (end, event ring producer end, badge): from now on, when the peer of `end` calls
+    // RingNotify (or goes away), the kernel posts a DoorbellEvent{badge} (exo/events.hpp) on
+    // the event ring; at most one is pending per bound end until the event ring's consumer has
+    // released it. One wait on the event ring thus serves many rings. A second call replaces
+    // the binding; kNullSlot as the event end removes it. Read on the end, Write on the event
+    // end; the binding is charged to the event ring's quota and ends with either ring.
+    RingBind = 40,
+    ProcessInfo = 41, // (process, ProcessInfo* out); Read
+    Count = 42,
 };
 
 // A Log capability minted with this badge writes its text verbatim, as a line of its own with

@@ -42,12 +42,16 @@ inline int summary(const char* name) {
 }
 
 // A dead child's quota after its parent dropped the Process capability. The kernel announces
-// a process's end only once its last thread's stack is free (UserThread::reclaimed), and the
-// Process object goes with the capability, so nothing may still be charged: no waiting.
-inline uint64_t settled_quota_use(Slot quota) {
+// a process's end once its last thread's stack is free (UserThread::reclaimed), but on another
+// CPU the reaper still holds its own reference to the Process for a few hundred instructions
+// after the parent has woken, and an emulated CPU can be kept off the host for milliseconds:
+// give it a bounded time (2 s of guest time).
+inline uint64_t settled_quota_use(Slot quota, uint64_t expected = 0) {
     MemoryInfo info{};
-    if (sys::memory_info(quota, &info) != Status::Ok)
-        return ~0ull;
+    const uint64_t until = sys::clock_ns() + 2'000'000'000;
+    while (sys::memory_info(quota, &info) == Status::Ok && info.used != expected &&
+           sys::clock_ns() < until)
+        (void)sys::yield();
     return info.used;
 }
 

@@ -199,12 +199,17 @@ Call random_call() {
     return c;
 }
 
-// Blocking calls must not block for long: a zero timeout means "forever".
+// Blocking calls must not block for long: a zero timeout means "forever". RingWait takes an
+// absolute deadline: one in the past (most random values) times out at once.
 void bound_timeouts(Call& c) {
-    if (c.number == Sys::ProcessWait || c.number == Sys::ThreadWait || c.number == Sys::IrqWait ||
-        c.number == Sys::RingWait)
+    if (c.number == Sys::ProcessWait || c.number == Sys::ThreadWait || c.number == Sys::IrqWait)
         if (c.a[1] == 0 || c.a[1] > 1'000'000)
             c.a[1] = timeout_value();
+    if (c.number == Sys::RingWait) {
+        uint64_t now = sys::clock_ns();
+        if (c.a[1] == 0 || c.a[1] > now + 1'000'000)
+            c.a[1] = below(2) ? now + timeout_value() : timeout_value();
+    }
 }
 
 // Keeps the window rule: no unmapping or mapping outside it in our own space.

@@ -113,7 +113,7 @@ std::atomic<uint64_t> sleeper_waits{0};
 
 extern "C" [[noreturn]] void sleeper_main(uint64_t consumer) {
     while (!stop_sleepers.load(std::memory_order_acquire)) {
-        (void)sys::ring_wait(Slot(consumer), 1'000'000, 0);
+        (void)sys::ring_wait(Slot(consumer), sys::clock_ns() + 1'000'000, 0);
         sleeper_waits.fetch_add(1, std::memory_order_relaxed);
     }
     sys::thread_exit();
@@ -160,10 +160,7 @@ void exit_heavy_child(uint64_t spinners) {
             EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
             EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Exited) && exit.code == 0);
             child.value().process.reset();
-            // Announced only once its last thread's stack was free: nothing still on the way.
-            MemoryInfo info{};
-            EXPECT_OK(sys::memory_info(child.value().quota.slot(), &info));
-            EXPECT_TRUE(info.used == 0);
+            EXPECT_TRUE(settled_quota_use(child.value().quota.slot()) == 0);
         }
     }
 
@@ -178,9 +175,7 @@ void exit_heavy_child(uint64_t spinners) {
         ExitInfo exit{};
         EXPECT_OK(sys::process_wait(spinner[i].process.slot(), kTimeout, &exit));
         spinner[i].process.reset();
-        MemoryInfo info{};
-        EXPECT_OK(sys::memory_info(spinner[i].quota.slot(), &info));
-        EXPECT_TRUE(info.used == 0);
+        EXPECT_TRUE(settled_quota_use(spinner[i].quota.slot()) == 0);
     }
     EXPECT_OK(sys::frame_unmap(kSlotAddressSpace, kSleeperStacks));
     print("reclaim-test: churn-child ended beside %lu spinners; %lu timed ring waits", spinners,

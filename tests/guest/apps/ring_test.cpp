@@ -212,7 +212,8 @@ void consumer_killed_mid_stream() {
     EXPECT_OK(sys::process_kill(child.value().process.slot()));
     auto r = tx.value().send(payload, sizeof payload, kData, deadline());
     EXPECT_STATUS(r.status(), Status::Closed);
-    EXPECT_STATUS(sys::ring_wait(tx.value().slot(), 1'000'000, 0), Status::Closed);
+    EXPECT_STATUS(sys::ring_wait(tx.value().slot(), sys::clock_ns() + 1'000'000, 0),
+                  Status::Closed);
     print("ring-test: %lu messages sent before the ring filled; after the kill: %s", sent,
           status_name(r.status()));
     ExitInfo exit{};

@@ -1,0 +1,35 @@
+// The echo service of the server-loop guest tests: echo-server answers each request with the
+// FNV-1a checksum of its payload; echo-client checks every answer. Built on exo/proto/service.hpp
+// (Hello first, RpcHeader ids).
+#pragma once
+
+#include "ring_protocol.hpp"
+
+#include <exo/proto/service.hpp>
+
+namespace exo::test {
+
+inline constexpr uint32_t kEchoProtocol = proto::fourcc("echo");
+inline constexpr uint32_t kEchoVersion = 1;
+inline constexpr uint32_t kMsgChecksum = proto::kFirstMessage;  // payload: bytes; reply: u64
+inline constexpr uint32_t kMsgStats = proto::kFirstMessage + 1; // reply: EchoStats
+
+struct EchoStats {
+    uint64_t clients;  // connected now
+    uint64_t accepted; // since the server started
+    uint64_t dropped;  // clients that left or were dropped
+    uint64_t sleeps;   // waits on the event ring
+};
+static_assert(sizeof(EchoStats) == 32);
+
+// What echo-client does, by its argument's low byte; the next bytes are a seed.
+enum class EchoMode : uint8_t {
+    Normal = 0,        // Hello, then kEchoRequests checked requests; exits 0 if all were right
+    Garbage = 1,       // Hello, then a record too short for its RpcHeader
+    DieMidRequest = 2, // Hello, then a request it never waits for: it exits at once
+    WrongVersion = 3,  // Hello with version 2: exits 0 if it was refused with VersionMismatch
+    GarbageIndex = 4,  // Hello, then a tail index past anything it sent
+};
+inline constexpr uint32_t kEchoRequests = 1000;
+
+} // namespace exo::test

@@ -130,16 +130,18 @@ void RingConsumer::release() {
     release_and_notify();
 }
 
-// The mirror of RingProducer::commit: a sleeping producer is woken once per sleep.
+// A sleeping producer is woken for every release that gives it room it has not been told of.
+// (Not "once per sleep" as for the consumer: a producer waiting for a large record may wake,
+// find too little room and sleep again without committing anything, so its tail would not show
+// that it needs another notify, and nothing else would wake it.)
 void RingConsumer::release_and_notify() {
     view_.release();
     if (!view_.producer_waiting())
         return;
-    uint64_t tail = control_->tail.load(std::memory_order_acquire);
-    if (notified_ && tail == notified_tail_)
+    if (notified_ && view_.released() == notified_head_)
         return;
     notified_ = true;
-    notified_tail_ = tail;
+    notified_head_ = view_.released();
     waiter_.notify(ring::Event::Space);
 }
 

@@ -101,7 +101,7 @@ private:
     ring::Consumer view_;
     RingWaiter waiter_;
     bool notified_ = false;
-    uint64_t notified_tail_ = 0; // the producer's tail when we last woke it
+    uint64_t notified_head_ = 0; // what we had released when we last woke it
 };
 
 // Two rings, one each way.

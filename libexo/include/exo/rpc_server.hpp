@@ -145,9 +145,13 @@ private:
     Client& slot(uint32_t i) { return *std::launder(reinterpret_cast<Client*>(&storage_[i])); }
 
     // Every doorbell marks its client ready; other events go to on_event. All are released
-    // before any client is drained, so a notify that comes during the drain rings again.
+    // before any client is drained, so a notify that comes during the drain rings again. The
+    // owner's own doorbells (an accept ring) are handed over after the release too, for the
+    // same reason.
     Status drain_events() {
         bool any = false;
+        uint64_t owner_bells[8];
+        uint32_t owner_count = 0;
         for (;;) {
             auto m = events_.peek();
             if (m.status() == Status::WouldBlock)
@@ -161,8 +165,14 @@ private:
                 __builtin_memcpy(&bell, e.data, sizeof bell);
                 const uint64_t index = bell.badge >> 1;
                 if (index >= kMaxClients) {
-                    if (config_.on_event) // a doorbell of the owner's own (an accept ring)
-                        config_.on_event(config_.context, e.type, e.data, e.length);
+                    // At most one is pending per binding, and the owner binds only a few.
+                    bool known = false;
+                    for (uint32_t k = 0; k < owner_count; ++k)
+                        known = known || owner_bells[k] == bell.badge;
+                    if (!known) {
+                        EXO_ASSERT(owner_count < 8, "more than 8 doorbells of the owner's own");
+                        owner_bells[owner_count++] = bell.badge;
+                    }
                 } else if (live_[index]) {
                     Client& c = slot(uint32_t(index));
                     if (bell.badge & 1) {
@@ -178,6 +188,11 @@ private:
         }
         if (any)
             events_.release();
+        for (uint32_t k = 0; k < owner_count && config_.on_event; ++k) {
+            DoorbellEvent bell{owner_bells[k]};
+            config_.on_event(config_.context, kEventDoorbell,
+                             reinterpret_cast<const uint8_t*>(&bell), sizeof bell);
+        }
         // Events the kernel could not post (a full event ring): a doorbell may be among them,
         // so every client is looked at again. Store-load: the release above must be visible
         // before `dropped` is read, or the kernel may still see a full ring and drop a

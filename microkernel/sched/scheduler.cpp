@@ -143,6 +143,17 @@ void place(Thread& t, uint64_t now, bool may_preempt) {
         kick(target);
 }
 
+// Whether CPU `self` may take `t` from another CPU's queue: not if it is pinned elsewhere, and
+// not while its CPU is still switching away from it (on_cpu). That CPU queued it before the
+// switch; a thief would then wait for it in schedule() with interrupts off, and two CPUs that
+// took each other's threads that way would wait for each other for ever (and leave every TLB
+// shootdown unanswered).
+bool may_take(const Thread& t, uint32_t self) {
+    if (t.pinned_cpu >= 0 && uint32_t(t.pinned_cpu) != self)
+        return false;
+    return !t.on_cpu.load(std::memory_order_acquire);
+}
+
 // Takes a thread from the busiest CPU for `self`, or null. No run-queue lock held on entry.
 Entity* steal(Cpu& self, uint64_t now) {
     uint32_t n = online_count.load(std::memory_order_acquire);
@@ -152,9 +163,9 @@ Entity* steal(Cpu& self, uint64_t now) {
     CpuSched& v = sched_of(online_cpu[victim]);
     v.lock.lock();
     Entity* e = v.rq->steal_one(now);
-    if (e && thread_of(e)->pinned_cpu >= 0 && uint32_t(thread_of(e)->pinned_cpu) != self.index) {
-        // Pinned elsewhere: give it back where it was, keeping its age. (A push would make it
-        // the youngest: idle CPUs that keep trying to steal it would starve it.)
+    if (e && !may_take(*thread_of(e), self.index)) {
+        // Give it back where it was, keeping its age. (A push would make it the youngest: idle
+        // CPUs that keep trying to steal it would starve it.)
         v.rq->push_front(*e);
         e = nullptr;
     }
@@ -174,8 +185,8 @@ void pull_behind(Cpu& self, Class c, uint64_t since, uint64_t runtime_ns) {
     CpuSched& v = sched_of(online_cpu[victim]);
     v.lock.lock();
     Entity* e = v.rq->take_behind(c, since, runtime_ns);
-    if (e && thread_of(e)->pinned_cpu >= 0 && uint32_t(thread_of(e)->pinned_cpu) != self.index) {
-        v.rq->push_front(*e); // pinned there: put it back where it was
+    if (e && !may_take(*thread_of(e), self.index)) {
+        v.rq->push_front(*e); // put it back where it was
         e = nullptr;
     }
     v.lock.unlock();

@@ -504,6 +504,12 @@ bool wake(Thread& t, WakeReason reason, bool may_preempt) {
     }
     t.state.store(ThreadState::Ready, std::memory_order_relaxed);
     cs->lock.unlock();
+    // Its old CPU may still be switching away from it: wait until it has, before it can be
+    // queued anywhere (as Linux's try_to_wake_up waits for on_cpu). With stealing that skips
+    // such threads too, a queued thread is never still on a CPU, so schedule() never waits on
+    // another CPU's switch (which waits on nothing in turn).
+    while (t.on_cpu.load(std::memory_order_acquire))
+        cpu::pause();
     place(t, now, may_preempt);
     cpu::restore_interrupts(enabled);
     if (enabled)

@@ -7,7 +7,9 @@
 
 namespace exo {
 
-Status print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-Status vprint(const char* fmt, va_list ap);
+// Best effort: a line longer than kMaxLogWrite is cut, and a program without a Log capability
+// prints nothing. (The one place a Status may be ignored: nothing could be done about it.)
+void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void vprint(const char* fmt, va_list ap);
 
 } // namespace exo

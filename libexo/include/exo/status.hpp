@@ -6,7 +6,7 @@
 
 namespace exo {
 
-enum class Status : int32_t {
+enum class [[nodiscard]] Status : int32_t {
     Ok = 0,
     InvalidArgument = 1, // a malformed argument that no state could make valid
     OutOfRange = 2,      // an index, address or length outside what the object covers

@@ -73,8 +73,7 @@ void Server::accept_pending() {
             auto rx = allocate_slot(), tx = allocate_slot();
             if (rx.ok() && sys::ring_receive_cap(accept_end_.slot(), rx.value()) == Status::Ok &&
                 tx.ok() && sys::ring_receive_cap(accept_end_.slot(), tx.value()) == Status::Ok) {
-                if (add(Cap<Ring>::adopt(rx.value()), Cap<Ring>::adopt(tx.value())) != Status::Ok)
-                    ++dropped_;
+                (void)add(Cap<Ring>::adopt(rx.value()), Cap<Ring>::adopt(tx.value()));
             } else {
                 for (auto* s : {&rx, &tx}) {
                     if (s->ok()) {
@@ -90,13 +89,18 @@ void Server::accept_pending() {
     accept_->release();
 }
 
+// A client the server cannot map, hold or bind is not served at all (a client without its
+// doorbells would be drained once and then never again): its ends are dropped, and counted.
 Status Server::add(Cap<Ring> rx, Cap<Ring> tx) {
     auto rx_map = map_ring_end(rx, false);
-    if (!rx_map.ok())
+    if (!rx_map.ok()) {
+        ++dropped_;
         return rx_map.status();
+    }
     auto tx_map = map_ring_end(tx, true);
     if (!tx_map.ok()) {
         unmap_ring_end(rx_map.value());
+        ++dropped_;
         return tx_map.status();
     }
     const MappedEnd r = rx_map.value(), t = tx_map.value();
@@ -105,6 +109,7 @@ Status Server::add(Cap<Ring> rx, Cap<Ring> tx) {
     if (!index.ok()) {
         unmap_ring_end(r);
         unmap_ring_end(t);
+        ++dropped_;
         return index.status();
     }
     uint32_t i = index.value();
@@ -113,7 +118,9 @@ Status Server::add(Cap<Ring> rx, Cap<Ring> tx) {
         bound = sys::ring_bind(tx.slot(), event_producer_.slot(), doorbell_badge(i, true));
     connections_[i] = Connection{static_cast<Cap<Ring>&&>(rx), static_cast<Cap<Ring>&&>(tx), r, t};
     ++accepted_;
-    return bound; // on failure the client is still served, only without doorbells: say so
+    if (bound != Status::Ok)
+        core_->remove(i, bound); // on_drop unbinds, unmaps and counts it
+    return bound;
 }
 
 void Server::on_drop(void* self, uint32_t index, Status why) {

@@ -102,6 +102,12 @@ public:
         return Status::NoMemory;
     }
 
+    // Ends client `index` now, as if it had left with `why` (on_drop runs).
+    void remove(uint32_t index, Status why) {
+        if (index < kMaxClients && live_[index])
+            drop(index, why);
+    }
+
     // Serves until every ready ring is drained, then sleeps in one wait on the event ring until
     // something arrives or `deadline` (TimedOut). Malformed if the event ring itself is corrupt.
     Status run_once(uint64_t deadline = ring::kNoDeadline) {

@@ -90,8 +90,17 @@ bool Ring::ready(bool producer, uint64_t seen) const {
 
 exo::Status Ring::wait(bool producer, uint64_t seen, uint64_t deadline_ns) {
     WaitQueue& queue = producer ? producers_ : consumers_;
+    // A deadline already past does not wait: TimedOut, unless the peer is gone.
+    if (deadline_ns != 0 && clock::now_ns() >= deadline_ns)
+        return closed_status(producer, seen) == exo::Status::Closed ? exo::Status::Closed
+                                                                    : exo::Status::TimedOut;
     TRY(user_wait(
         queue, [&] { return ready(producer, seen); }, deadline_ns));
+    return closed_status(producer, seen);
+}
+
+// Closed when the peer is gone (for the consumer: and nothing was committed past `seen`).
+exo::Status Ring::closed_status(bool producer, uint64_t seen) const {
     const Control& c = control();
     uint32_t closed = c.closed.load(std::memory_order_acquire);
     if (producer && (closed & exo::ring::kClosedConsumer))

@@ -61,6 +61,7 @@ public:
 private:
     void destroy_contents() override;
     bool ready(bool producer, uint64_t seen) const;
+    exo::Status closed_status(bool producer, uint64_t seen) const;
     void ring_bell(bool producer_end);
 
     Ref<Frame> control_;

@@ -175,6 +175,14 @@ Result<uint32_t> RpcClient::call(uint32_t type, const void* payload, uint32_t le
             continue;
         }
         uint32_t n = message.length - uint32_t(sizeof(RpcHeader));
+        if (message.type == proto::kMsgError) {
+            // The server refused the request: its status, never Ok (that would be a lie).
+            proto::ErrorReply error{int32_t(Status::Malformed), 0};
+            if (n >= sizeof error)
+                memcpy(&error, message.data + sizeof(RpcHeader), sizeof error);
+            channel_->rx.release();
+            return error.status == int32_t(Status::Ok) ? Status::Malformed : Status(error.status);
+        }
         memcpy(reply, message.data + sizeof(RpcHeader), n < capacity ? n : capacity);
         channel_->rx.release();
         return n;

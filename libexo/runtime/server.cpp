@@ -15,6 +15,7 @@ Status Server::start(Slot memory, Cap<Ring> accept, const Core::Config& config,
     event_consumer_ = static_cast<Cap<Ring>&&>(events.consumer);
     Core::Config c = config;
     c.context = this;
+    c.handler = on_request;
     c.on_event = on_event;
     c.on_drop = on_drop;
     core_ = new (core_storage_)
@@ -36,6 +37,14 @@ Status Server::run(uint64_t deadline) {
         if (s != Status::Ok)
             return s;
     }
+}
+
+// The owner's handler, with the owner's context (the core's context is this Server).
+Status Server::on_request(void* self, Client& client, const Request& request, Reply& reply) {
+    auto* server = static_cast<Server*>(self);
+    if (server->user_.handler == nullptr)
+        return Status::Unsupported;
+    return server->user_.handler(server->user_.context, client, request, reply);
 }
 
 void Server::on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t length) {
@@ -70,10 +79,13 @@ void Server::accept_pending() {
         if (!m.ok())
             break; // Closed (whoever wired us is gone) or Malformed: accept no more
         if (m.value().type == proto::kMsgNewClient) {
+            uint64_t process_id = 0; // the tag: whoever wired us names the client's process
+            if (m.value().length >= sizeof process_id)
+                memcpy(&process_id, m.value().data, sizeof process_id);
             auto rx = allocate_slot(), tx = allocate_slot();
             if (rx.ok() && sys::ring_receive_cap(accept_end_.slot(), rx.value()) == Status::Ok &&
                 tx.ok() && sys::ring_receive_cap(accept_end_.slot(), tx.value()) == Status::Ok) {
-                (void)add(Cap<Ring>::adopt(rx.value()), Cap<Ring>::adopt(tx.value()));
+                (void)add(Cap<Ring>::adopt(rx.value()), Cap<Ring>::adopt(tx.value()), process_id);
             } else {
                 for (auto* s : {&rx, &tx}) {
                     if (s->ok()) {
@@ -91,7 +103,7 @@ void Server::accept_pending() {
 
 // A client the server cannot map, hold or bind is not served at all (a client without its
 // doorbells would be drained once and then never again): its ends are dropped, and counted.
-Status Server::add(Cap<Ring> rx, Cap<Ring> tx) {
+Result<uint32_t> Server::add(Cap<Ring> rx, Cap<Ring> tx, uint64_t tag) {
     auto rx_map = map_ring_end(rx, false);
     if (!rx_map.ok()) {
         ++dropped_;
@@ -116,11 +128,14 @@ Status Server::add(Cap<Ring> rx, Cap<Ring> tx) {
     Status bound = sys::ring_bind(rx.slot(), event_producer_.slot(), doorbell_badge(i, false));
     if (bound == Status::Ok)
         bound = sys::ring_bind(tx.slot(), event_producer_.slot(), doorbell_badge(i, true));
-    connections_[i] = Connection{static_cast<Cap<Ring>&&>(rx), static_cast<Cap<Ring>&&>(tx), r, t};
+    connections_[i] =
+        Connection{static_cast<Cap<Ring>&&>(rx), static_cast<Cap<Ring>&&>(tx), r, t, tag};
     ++accepted_;
-    if (bound != Status::Ok)
+    if (bound != Status::Ok) {
         core_->remove(i, bound); // on_drop unbinds, unmaps and counts it
-    return bound;
+        return bound;
+    }
+    return i;
 }
 
 void Server::on_drop(void* self, uint32_t index, Status why) {

@@ -1,48 +1,203 @@
-// init, the root process: it holds every capability the kernel gives out, starts the servers
-// that the boot manifest names, and gives each only what its line grants (a quota, the log,
-// a port range, an interrupt line). With `init=once` on the kernel command line it waits for
-// them all, checks that each one's quota came back empty, and exits (the guest tests use it).
+// init, the root process: it holds every capability the kernel gives out, starts the programs
+// that the boot manifest names and gives each only what its line grants (a quota, the log, a
+// port range, an interrupt line, the services it serves and those it may connect to). Then it
+// serves and supervises from one wait on its event ring (exo::Server): Connect requests from
+// the programs (exo/proto/init.hpp), and the end of each program (ProcessWatch). A program that
+// faults or exits with a code other than 0 is restarted with the same grants, unless its
+// restart budget is spent (restarts=N within=MS): then init gives it up and the rest goes on.
+//
+// Arguments (the kernel's `init=`, comma-separated): `once` waits for every program that serves
+// nothing to end, stops the servers, checks that each quota came back empty and exits (the
+// guest tests use it); `manifest=NAME` reads the boot module NAME instead of "manifest".
+// docs/servers.md describes connections and supervision.
 #include "manifest.hpp"
 
 #include <exo/boot_info.hpp>
+#include <exo/connect.hpp>
+#include <exo/format.hpp>
+#include <exo/kv.hpp>
 #include <exo/libc.h>
 #include <exo/log.hpp>
+#include <exo/proto/init.hpp>
 #include <exo/runtime.hpp>
+#include <exo/server.hpp>
 #include <exo/spawn.hpp>
+
+#include <new>
 
 namespace {
 
 using namespace exo;
+using srv::init::RestartBudget;
+using srv::init::ServerEntry;
 
-constexpr size_t kMaxServers = 128;
+constexpr size_t kMaxPrograms = 128;
+constexpr unsigned kLinkRingLog2 = 12;        // a program's link to init, each way
+constexpr unsigned kAcceptRingLog2 = 12;      // a server's accept ring: 100 NewClient records
+constexpr uint64_t kSettleNs = 2'000'000'000; // for an ended program's last frames to come back
 
-struct Running {
-    char name[48];
-    Child child;
+enum class State : uint8_t {
+    Idle,     // not started yet
+    Running,  // started, not ended
+    Stopping, // killed by init (once, at the end): not restarted
+    Ended,    // ended for good: exited with 0, or stopped
+    GivenUp,  // ended too often within its restart window, or could not be restarted
 };
 
-Running servers[kMaxServers];
-size_t server_count = 0;
+struct Program {
+    ServerEntry entry; // its manifest line
+    char label[64];    // for the log: its name, and for a server ":" and its first service
+    RestartBudget budget;
+    State state = State::Idle;
+    bool ended_badly = false; // its last end was a fault, a kill or a code other than 0
+    uint32_t starts = 0;
+    uint64_t process_id = 0;
+    Child child;               // the running incarnation: process and quota
+    Cap<Memory> retired_quota; // the last ended incarnation's, until it is seen to be empty
+    uint64_t leaked = 0;       // bytes an ended incarnation's quota still held when checked
+    // serve=: init's end of the accept ring (the producer), mapped.
+    Cap<Ring> accept;
+    MappedEnd accept_map{};
+    // connect=: the program's link to init, a client of init's server (-1: none).
+    int32_t link = -1;
+};
 
-// The capabilities an entry asks for, narrowed from init's whole-machine ones.
-Status start_server(const BootInfo& info, const srv::init::ServerEntry& e) {
-    const BootModule* module = find_module(info, e.name);
+class Init {
+public:
+    Init(const BootInfo& info, bool once) : info_(info), once_(once) {}
+
+    Status start_serving();
+    void load(const char* text, size_t size);
+    void start_all();
+    int run();
+
+private:
+    const char* name_of(const Program& p) const { return p.label; }
+    bool serves(const Program& p) const { return p.entry.serve_count > 0; }
+    Program* provider_of(const char* service);
+    Status start(Program& p);
+    void ended(Program& p, const ExitInfo& exit);
+    void restart_or_give_up(Program& p);
+    void retire_quota(Program& p);
+    bool clients_done() const;
+    void stop_servers();
+    bool all_ended() const;
+    bool quotas_came_back();
+    Status connect(Program& from, uint32_t link, const Request& request, Reply& reply);
+    Status hand_over(Program& server, const proto::init::ConnectRequest& request,
+                     uint64_t client_process, Cap<Ring>& rx, Cap<Ring>& tx);
+
+    static Status on_request(void* self, Server::Client& client, const Request& request,
+                             Reply& reply);
+    static void on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t length);
+    static void on_drop(void* self, uint32_t index, Status why);
+
+    const BootInfo& info_;
+    const bool once_;
+    Server server_;
+    Program programs_[kMaxPrograms];
+    size_t count_ = 0;
+    size_t failures_ = 0; // manifest lines skipped, programs that could not start
+};
+
+// ---- Starting ---------------------------------------------------------------------------------
+
+Status Init::start_serving() {
+    Server::Core::Config config;
+    config.protocol = proto::init::kProtocol;
+    config.version = proto::init::kVersion;
+    config.max_reply = sizeof(proto::init::ConnectReply);
+    config.context = this;
+    config.handler = on_request;
+    config.on_event = on_event;
+    config.on_drop = on_drop;
+    // Room for every binding's doorbell (two per link) and every program's end at once.
+    return server_.start(kSlotMemory, Cap<Ring>(), config, 15);
+}
+
+void Init::load(const char* text, size_t size) {
+    srv::init::parse_manifest(
+        text, size,
+        [&](const ServerEntry& e) {
+            for (size_t s = 0; s < e.serve_count; ++s) {
+                if (provider_of(e.serve[s]) != nullptr || (e.count > 1)) {
+                    print("init: '%s' cannot serve '%s': %s", e.name, e.serve[s],
+                          e.count > 1 ? "a service has one server (count=1)"
+                                      : "another program serves it");
+                    ++failures_;
+                    return;
+                }
+            }
+            for (uint32_t instance = 0; instance < e.count; ++instance) {
+                if (count_ == kMaxPrograms) {
+                    print("init: more than %zu programs; '%s' not started", kMaxPrograms, e.name);
+                    ++failures_;
+                    return;
+                }
+                Program& p = programs_[count_++];
+                p.entry = e;
+                format(p.label, sizeof p.label, e.serve_count ? "%s:%s" : "%s", e.name, e.serve[0]);
+                p.budget = RestartBudget(e.restarts, e.within_ms * 1'000'000);
+            }
+        },
+        [&](size_t line, const char* why) {
+            print("init: manifest line %zu: %s (skipped)", line, why);
+            ++failures_;
+        });
+}
+
+void Init::start_all() {
+    for (size_t i = 0; i < count_; ++i) {
+        if (start(programs_[i]) != Status::Ok) {
+            programs_[i].state = State::GivenUp;
+            ++failures_;
+        }
+    }
+}
+
+Program* Init::provider_of(const char* service) {
+    for (size_t i = 0; i < count_; ++i) {
+        const ServerEntry& e = programs_[i].entry;
+        for (size_t s = 0; s < e.serve_count; ++s)
+            if (strcmp(e.serve[s], service) == 0)
+                return &programs_[i];
+    }
+    return nullptr;
+}
+
+// One incarnation of `p`, with the capabilities its line grants, narrowed from init's own; init
+// keeps no copy of what the program holds, so the program's end is its capabilities' end.
+Status Init::start(Program& p) {
+    const ServerEntry& e = p.entry;
+    const BootModule* module = find_module(info_, e.name);
     if (module == nullptr) {
         print("init: no module '%s' for the manifest", e.name);
         return Status::NotFound;
     }
-    SpawnGrant grants[2];
+    SpawnGrant grants[5];
     size_t grant_count = 0;
-    Slot ports = kNullSlot, irq = kNullSlot;
+    Cap<IoPorts> ports;
+    Cap<Irq> irq;
     if (e.port_count) {
-        ports = TRY(allocate_slot());
-        TRY(sys::cap_narrow(kSlotIoPorts, e.port_first, e.port_count, ports));
-        grants[grant_count++] = {ports, kSlotIoPorts, kRightsAll};
+        ports = Cap<IoPorts>::adopt(TRY(allocate_slot()));
+        TRY(sys::cap_narrow(kSlotIoPorts, e.port_first, e.port_count, ports.slot()));
+        grants[grant_count++] = {ports.slot(), kSlotIoPorts, kRightsAll};
     }
     if (e.has_irq) {
-        irq = TRY(allocate_slot());
-        TRY(sys::cap_narrow(kSlotIrq, e.irq, 1, irq));
-        grants[grant_count++] = {irq, kSlotIrq, kRightsAll};
+        irq = Cap<Irq>::adopt(TRY(allocate_slot()));
+        TRY(sys::cap_narrow(kSlotIrq, e.irq, 1, irq.slot()));
+        grants[grant_count++] = {irq.slot(), kSlotIrq, kRightsAll};
+    }
+    RingPair accept, to_init, from_init;
+    if (serves(p)) {
+        accept = TRY(ring_create(kSlotMemory, kAcceptRingLog2));
+        grants[grant_count++] = {accept.consumer.slot(), kSlotAccept, kRightsAll};
+    }
+    if (e.connect_count) {
+        to_init = TRY(ring_create(kSlotMemory, kLinkRingLog2));
+        from_init = TRY(ring_create(kSlotMemory, kLinkRingLog2));
+        grants[grant_count++] = {to_init.producer.slot(), kSlotInitTx, kRightsAll};
+        grants[grant_count++] = {from_init.consumer.slot(), kSlotInitRx, kRightsAll};
     }
     SpawnOptions options;
     options.name = e.name;
@@ -52,42 +207,307 @@ Status start_server(const BootInfo& info, const srv::init::ServerEntry& e) {
     options.grant_count = grant_count;
     options.arg = e.arg;
     auto child = spawn(reinterpret_cast<const void*>(module->address), module->size, options);
-    // init keeps no copy of what it narrowed: the child's are derived from init's own.
-    for (Slot s : {ports, irq}) {
-        if (s != kNullSlot) {
-            (void)sys::cap_delete(s);
-            free_slot(s);
-        }
-    }
     if (!child.ok()) {
         print("init: cannot start '%s': %s", e.name, status_name(child.status()));
         return child.status();
     }
-    Running& r = servers[server_count++];
-    memcpy(r.name, e.name, sizeof r.name);
-    r.child = child.release_value();
-    print("init: started '%s' (quota %lu KiB%s)", e.name, e.quota_bytes >> 10,
-          e.log ? ", log" : "");
+    p.child = child.release_value();
+    ProcessInfo pi{};
+    (void)sys::process_info(p.child.process.slot(), &pi);
+    p.process_id = pi.id;
+    p.state = State::Running;
+    ++p.starts;
+    // Its end comes as an event; at once if it has already ended.
+    if (Status s = sys::process_watch(p.child.process.slot(), server_.event_producer());
+        s != Status::Ok) {
+        print("init: cannot watch '%s': %s; stopping it", e.name, status_name(s));
+        (void)sys::process_kill(p.child.process.slot());
+        p.child = Child();
+        p.state = State::GivenUp;
+        return s;
+    }
+    if (serves(p)) {
+        auto mapped = map_ring_end(accept.producer, true);
+        if (mapped.ok()) {
+            p.accept = static_cast<Cap<Ring>&&>(accept.producer);
+            p.accept_map = mapped.value();
+        } else {
+            print("init: cannot map the accept ring of '%s': %s", e.name,
+                  status_name(mapped.status()));
+        }
+    }
+    if (e.connect_count) {
+        auto link =
+            server_.add(static_cast<Cap<Ring>&&>(to_init.consumer),
+                        static_cast<Cap<Ring>&&>(from_init.producer), uint64_t(&p - programs_));
+        p.link = link.ok() ? int32_t(link.value()) : -1;
+        if (!link.ok())
+            print("init: no link to '%s': %s", e.name, status_name(link.status()));
+    }
+    print("init: started '%s' (quota %lu KiB%s)%s", name_of(p), e.quota_bytes >> 10,
+          e.log ? ", log" : "", p.starts > 1 ? " again" : "");
     return Status::Ok;
 }
 
-// Waits for every server; true when each exited with 0 and returned its whole quota.
-bool wait_all() {
-    bool all_good = true;
-    for (size_t i = 0; i < server_count; ++i) {
-        Running& r = servers[i];
-        ExitInfo exit{};
-        Status s = sys::process_wait(r.child.process.slot(), 0, &exit);
-        r.child.process.reset(); // the last reference: the kernel frees the process now
-        MemoryInfo quota{};
-        (void)sys::memory_info(r.child.quota.slot(), &quota);
-        print("init: '%s' ended: %s, reason %u, code %ld; quota %lu bytes still used", r.name,
-              status_name(s), exit.reason, exit.code, quota.used);
-        all_good = all_good && s == Status::Ok && exit.reason == uint32_t(ExitReason::Exited) &&
-                   exit.code == 0 && quota.used == 0;
+// ---- Supervision ------------------------------------------------------------------------------
+
+void Init::on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t length) {
+    auto* init = static_cast<Init*>(self);
+    if (type != kEventChild || length != sizeof(ChildEvent))
+        return;
+    ChildEvent event;
+    memcpy(&event, payload, sizeof event);
+    for (size_t i = 0; i < init->count_; ++i) {
+        Program& p = init->programs_[i];
+        if ((p.state == State::Running || p.state == State::Stopping) &&
+            p.process_id == event.process_id) {
+            init->ended(p, event.exit);
+            return;
+        }
     }
-    return all_good;
 }
+
+void Init::ended(Program& p, const ExitInfo& exit) {
+    const bool stopping = p.state == State::Stopping;
+    server_.core().yield_to_owner(); // run() looks at what is left
+    const auto reason = ExitReason(exit.reason);
+    if (reason == ExitReason::Exited) {
+        print("init: '%s' exited with %ld", name_of(p), exit.code);
+    } else if (reason == ExitReason::Faulted) {
+        print("init: '%s' faulted: vector %u at %#lx (address %#lx)", name_of(p), exit.vector,
+              exit.address, exit.fault_address);
+    } else {
+        print("init: '%s' was killed%s", name_of(p), stopping ? " (stopped by init)" : "");
+    }
+    // Its link and accept ring go with it: whatever was in flight on them is dropped, and its
+    // clients already read Closed (the kernel closed its ends before it told us).
+    if (p.link >= 0)
+        server_.core().remove(uint32_t(p.link), Status::Closed);
+    if (p.accept) {
+        unmap_ring_end(p.accept_map);
+        p.accept.reset();
+    }
+    p.child.process.reset();
+    retire_quota(p);
+    p.ended_badly = !stopping && !(reason == ExitReason::Exited && exit.code == 0);
+    if (!p.ended_badly) {
+        p.state = State::Ended;
+        return;
+    }
+    restart_or_give_up(p);
+}
+
+void Init::restart_or_give_up(Program& p) {
+    if (!p.budget.allow(sys::clock_ns())) {
+        print("init: '%s' ended %u times, more than restarts=%u within %lu ms: given up%s",
+              name_of(p), p.starts, p.entry.restarts, p.entry.within_ms,
+              serves(p) ? "; its services are unavailable" : "");
+        p.state = State::GivenUp;
+        return;
+    }
+    print("init: restarting '%s' (restart %u)", name_of(p), p.starts);
+    if (start(p) != Status::Ok) {
+        print("init: '%s' could not be restarted: given up", name_of(p));
+        p.state = State::GivenUp;
+    }
+}
+
+// The ended incarnation's quota is kept until the next end (or the final check) so that its last
+// frames, freed as the kernel reaps its threads, can be seen to come back.
+void Init::retire_quota(Program& p) {
+    if (p.retired_quota) {
+        MemoryInfo m{};
+        if (sys::memory_info(p.retired_quota.slot(), &m) == Status::Ok && m.used != 0) {
+            print("init: an earlier '%s' still holds %lu bytes of its quota", name_of(p), m.used);
+            p.leaked += m.used;
+        }
+    }
+    p.retired_quota = static_cast<Cap<Memory>&&>(p.child.quota);
+}
+
+void Init::on_drop(void* self, uint32_t index, Status why) {
+    auto* init = static_cast<Init*>(self);
+    const uint64_t tag = init->server_.tag(index);
+    if (tag >= init->count_)
+        return;
+    Program& p = init->programs_[tag];
+    if (p.link == int32_t(index)) {
+        p.link = -1;
+        if (why != Status::Closed)
+            print("init: dropped the link of '%s': %s", init->name_of(p), status_name(why));
+    }
+}
+
+// ---- Connections ------------------------------------------------------------------------------
+
+Status Init::on_request(void* self, Server::Client& client, const Request& request, Reply& reply) {
+    auto* init = static_cast<Init*>(self);
+    const uint64_t tag = init->server_.tag(client.index);
+    if (tag >= init->count_)
+        return Status::BadState;
+    return init->connect(init->programs_[tag], client.index, request, reply);
+}
+
+Status Init::connect(Program& from, uint32_t link, const Request& request, Reply& reply) {
+    using proto::init::ConnectRequest;
+    if (request.type != proto::init::kMsgConnect)
+        return Status::Unsupported;
+    if (request.length < sizeof(ConnectRequest))
+        return Status::Truncated;
+    ConnectRequest r;
+    memcpy(&r, request.payload, sizeof r); // once: the client may rewrite the record
+    // Exactly the ends the record announces come off the ring, whatever the answer; a client
+    // that announces more than two, or fewer than it sent, only confuses its own link.
+    if (r.ends > 2)
+        return Status::Malformed;
+    Cap<Ring> ends[2];
+    for (uint32_t i = 0; i < r.ends; ++i) {
+        Slot slot = TRY(allocate_slot());
+        if (sys::ring_receive_cap(server_.request_end(link), slot) != Status::Ok) {
+            free_slot(slot);
+            return Status::Malformed; // announced, never sent
+        }
+        ends[i] = Cap<Ring>::adopt(slot);
+    }
+    if (r.ends != 2)
+        return Status::InvalidArgument;
+    CapInfo rx{}, tx{};
+    if (sys::cap_info(ends[0].slot(), &rx) != Status::Ok ||
+        sys::cap_info(ends[1].slot(), &tx) != Status::Ok || rx.type != uint16_t(ObjectType::Ring) ||
+        rx.count != 0 || tx.type != uint16_t(ObjectType::Ring) || tx.count != 1)
+        return Status::WrongType;
+    if (memchr(r.service, '\0', sizeof r.service) == nullptr)
+        return Status::InvalidArgument;
+    bool granted = false;
+    for (size_t i = 0; i < from.entry.connect_count; ++i)
+        granted = granted || strcmp(from.entry.connect[i], r.service) == 0;
+    if (!granted) {
+        print("init: '%s' may not connect to '%s' (not granted)", name_of(from), r.service);
+        return Status::AccessDenied;
+    }
+    Program* server = provider_of(r.service);
+    if (server == nullptr)
+        return Status::NotFound;
+    if (server->state != State::Running || !server->accept)
+        return Status::Unavailable;
+    TRY(hand_over(*server, r, from.process_id, ends[0], ends[1]));
+    proto::init::ConnectReply answer{int32_t(Status::Ok), 0};
+    memcpy(reply.data, &answer, sizeof answer);
+    reply.length = sizeof answer;
+    return Status::Ok;
+}
+
+// The two ends, then a NewClient record, on the server's accept ring. The record's room is taken
+// first, so ends never wait there without their record; a server takes exactly two ends per
+// record, so a second end that could not be sent leaves the ring in step (the server drops the
+// half connection).
+Status Init::hand_over(Program& server, const proto::init::ConnectRequest& request,
+                       uint64_t client_process, Cap<Ring>& rx, Cap<Ring>& tx) {
+    const MappedEnd& m = server.accept_map;
+    ring::Producer accept(m.control, m.data, m.size);
+    auto record = accept.reserve(sizeof(proto::NewClient), proto::kMsgNewClient);
+    if (!record.ok())
+        return record.status() == Status::WouldBlock ? Status::WouldBlock : Status::Unavailable;
+    Status sent = sys::ring_send_cap(server.accept.slot(), rx.slot());
+    if (sent == Status::WouldBlock) {
+        accept.cancel();
+        return Status::WouldBlock; // the server has not taken earlier ends yet
+    }
+    if (sent == Status::Ok) {
+        free_slot(rx.release());
+        sent = sys::ring_send_cap(server.accept.slot(), tx.slot());
+        if (sent == Status::Ok)
+            free_slot(tx.release());
+    }
+    proto::NewClient hello{client_process, request.protocol, request.version, {}};
+    memcpy(hello.service, request.service, sizeof hello.service);
+    memcpy(record.value(), &hello, sizeof hello);
+    accept.commit();
+    if (accept.consumer_waiting())
+        (void)sys::ring_notify(server.accept.slot());
+    if (sent != Status::Ok)
+        return sent == Status::WouldBlock ? Status::WouldBlock : Status::Unavailable;
+    return Status::Ok;
+}
+
+// ---- The end (once) ---------------------------------------------------------------------------
+
+bool Init::clients_done() const {
+    for (size_t i = 0; i < count_; ++i) {
+        const Program& p = programs_[i];
+        if (!serves(p) && (p.state == State::Running || p.state == State::Stopping))
+            return false;
+    }
+    return true;
+}
+
+void Init::stop_servers() {
+    for (size_t i = 0; i < count_; ++i) {
+        Program& p = programs_[i];
+        if (p.state == State::Running) {
+            p.state = State::Stopping;
+            (void)sys::process_kill(p.child.process.slot());
+        }
+    }
+}
+
+bool Init::all_ended() const {
+    for (size_t i = 0; i < count_; ++i)
+        if (programs_[i].state == State::Running || programs_[i].state == State::Stopping)
+            return false;
+    return true;
+}
+
+// Every quota an ended program had is empty once the kernel has reaped its threads.
+bool Init::quotas_came_back() {
+    bool all = true;
+    const uint64_t deadline = sys::clock_ns() + kSettleNs;
+    for (size_t i = 0; i < count_; ++i) {
+        Program& p = programs_[i];
+        MemoryInfo m{};
+        while (p.retired_quota && sys::memory_info(p.retired_quota.slot(), &m) == Status::Ok &&
+               m.used != 0 && sys::clock_ns() < deadline)
+            pause_until(sys::clock_ns() + 1'000'000);
+        const uint64_t held = (p.retired_quota ? m.used : 0) + p.leaked;
+        if (held != 0)
+            print("init: '%s' left %lu bytes of its quota behind", name_of(p), held);
+        all = all && held == 0;
+        p.retired_quota.reset();
+    }
+    return all;
+}
+
+int Init::run() {
+    bool stopped = false, announced = false;
+    for (;;) {
+        if (once_ && !stopped && clients_done()) {
+            stop_servers();
+            stopped = true;
+        }
+        if (all_ended() && !announced) {
+            announced = true;
+            bool good = failures_ == 0;
+            for (size_t i = 0; i < count_; ++i) {
+                const Program& p = programs_[i];
+                good = good && (serves(p) || !p.ended_badly);
+            }
+            good = quotas_came_back() && good;
+            print("init: all servers ended%s", good ? "; every quota came back" : " (with errors)");
+            if (once_)
+                return good ? 0 : 1;
+        }
+        // Nothing left to supervise outside `once`: init stays, serving connections.
+        Status s = server_.core().run_once();
+        if (s != Status::Ok) {
+            print("init: the event ring failed: %s", status_name(s));
+            return 1;
+        }
+    }
+}
+
+// init's state, in static storage and never destroyed (the root process ends with the machine's
+// run, or by ProcessExit).
+alignas(Init) unsigned char init_storage[sizeof(Init)];
 
 } // namespace
 
@@ -97,38 +517,38 @@ int exo_main(uint64_t arg) {
         print("init: no boot information");
         return 1;
     }
+    bool once = false;
+    char manifest_name[kBootNameLength] = "manifest";
+    std::string_view args(info.args, strnlen(info.args, sizeof info.args));
+    for (;;) {
+        Split word = split_at(args, ',');
+        Split kv = split_at(word.head, '=');
+        if (word.head == "once") {
+            once = true;
+        } else if (kv.found && kv.head == "manifest" && !kv.tail.empty() &&
+                   kv.tail.size() < sizeof manifest_name) {
+            memcpy(manifest_name, kv.tail.data(), kv.tail.size());
+            manifest_name[kv.tail.size()] = '\0';
+        } else if (!word.head.empty()) {
+            print("init: unknown argument '%.*s' (ignored)", int(word.head.size()),
+                  word.head.data());
+        }
+        if (!word.found)
+            break;
+        args = word.tail;
+    }
     print("init: %lu boot modules", info.module_count);
-    const BootModule* manifest = find_module(info, "manifest");
+    const BootModule* manifest = find_module(info, manifest_name);
     if (manifest == nullptr) {
-        print("init: no manifest module");
+        print("init: no manifest module '%s'", manifest_name);
         return 1;
     }
-    size_t failures = 0;
-    srv::init::parse_manifest(
-        reinterpret_cast<const char*>(manifest->address), manifest->size,
-        [&](const srv::init::ServerEntry& e) {
-            for (uint32_t instance = 0; instance < e.count; ++instance) {
-                if (server_count == kMaxServers) {
-                    print("init: more than %zu servers; '%s' not started", kMaxServers, e.name);
-                    ++failures;
-                    break;
-                }
-                if (start_server(info, e) != Status::Ok)
-                    ++failures;
-            }
-        },
-        [&](size_t line, const char* why) {
-            print("init: manifest line %zu: %s (skipped)", line, why);
-            ++failures;
-        });
-    bool once = strcmp(info.args, "once") == 0;
-    bool good = wait_all() && failures == 0;
-    print("init: all servers ended%s", good ? "; every quota came back" : " (with errors)");
-    if (!once) {
-        // Nothing left to supervise: stay, so the machine keeps running its kernel threads.
-        ExitInfo never{};
-        for (;;)
-            (void)sys::process_wait(kSlotSelf, 0, &never);
+    Init& init = *new (init_storage) Init(info, once);
+    if (Status s = init.start_serving(); s != Status::Ok) {
+        print("init: cannot serve: %s", status_name(s));
+        return 1;
     }
-    return good ? 0 : 1;
+    init.load(reinterpret_cast<const char*>(manifest->address), manifest->size);
+    init.start_all();
+    return init.run();
 }

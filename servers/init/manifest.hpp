@@ -5,6 +5,7 @@
 
 #include "restart_budget.hpp"
 
+#include <exo/proto/service.hpp>
 #include <exo/status.hpp>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@ namespace srv::init {
 
 constexpr size_t kMaxLineBytes = 200; // without the line end
 constexpr size_t kMaxLineTokens = 16;
-constexpr size_t kServiceNameMax = 15; // 1 to 15 of [a-z0-9-]
+using exo::proto::kServiceNameMax; // 1 to 15 of [a-z0-9-]
 constexpr size_t kMaxServe = 4, kMaxConnect = 8;
 constexpr uint32_t kMaxInstances = 64;
 constexpr uint64_t kMaxWithinMs = 3'600'000;

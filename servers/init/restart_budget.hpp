@@ -11,6 +11,7 @@ class RestartBudget {
 public:
     static constexpr uint32_t kMaxRestarts = 100; // the manifest's `restarts=` limit
 
+    constexpr RestartBudget() = default; // no restarts at all
     // At most `max_restarts` (0 to kMaxRestarts) restarts within any `window_ns`.
     RestartBudget(uint32_t max_restarts, uint64_t window_ns)
         : max_(max_restarts), window_(window_ns) {
@@ -50,8 +51,8 @@ private:
     }
 
     uint64_t times_[kMaxRestarts] = {};
-    uint32_t max_, first_ = 0, count_ = 0;
-    uint64_t window_;
+    uint32_t max_ = 0, first_ = 0, count_ = 0;
+    uint64_t window_ = 0;
 };
 
 } // namespace srv::init

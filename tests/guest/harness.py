@@ -107,6 +107,35 @@ def reclaim_bound_check(cpus):
     return check
 
 
+# How long a client of a server that faults may take to read Closed: from the server's "crashing
+# at" line to each client's "Closed at" line, in guest time.
+kClosedBoundMs = 200
+
+
+def supervision_check(clients, bound_ms):
+    """Every supervised client answered its 1,000 requests after reconnecting, each saw the
+    crashed server's rings Closed within `bound_ms`, and both ungranted clients were refused."""
+    def check(log):
+        crash = re.findall(r"echo-server: crashing at (\d+) ns", log)
+        if len(crash) != 1:
+            return f"{len(crash)} 'echo-server: crashing at' lines, expected 1"
+        closed = [int(t) for t in re.findall(r"echo-client \d+: Closed at (\d+) ns", log)]
+        if len(closed) < clients + 1:
+            return f"{len(closed)} clients read Closed, expected {clients + 1}"
+        worst = (max(closed) - int(crash[0])) / 1e6
+        if worst > bound_ms or min(closed) < int(crash[0]):
+            return f"a client read Closed {worst:.1f} ms after the crash, bound {bound_ms} ms"
+        done = re.findall(r"echo-client \d+: at least 1000 checked requests answered, (\d+) "
+                          r"reconnections", log)
+        if len(done) != clients or any(int(r) != 1 for r in done):
+            return f"supervised clients finished {done}, expected {clients} with 1 reconnection"
+        refused = re.findall(r"connecting to 'echo' without the grant: AccessDenied", log)
+        if len(refused) != 2:
+            return f"{len(refused)} ungranted clients refused, expected 2"
+        return None
+    return check
+
+
 TESTS = [
     GuestTest("ready-bios", "init=once shutdown", markers=[r"Exo-OS \S+ - x86-64", r"^exo: ready$"] + INIT),
     GuestTest("ready-uefi", "init=once shutdown", uefi=True,
@@ -187,6 +216,21 @@ TESTS = [
                 markers=user_markers("server-test") +
                 [r"server-test: 64 clients made 1000 checked requests each and all were answered",
                  r"server-test: idle for \d+ ms, the server was woken 0 times"])
+      for n in (1, 4)],
+    # init supervises: a server killed mid-stream (its clients read Closed within the bound,
+    # reconnect and finish), a server that faults at every start given up after 2 restarts, and
+    # clients without the grant refused.
+    *[GuestTest(f"user-supervise-smp{n}", "init=once,manifest=supervise-manifest shutdown", smp=n,
+                timeout=300,
+                markers=[r"init: all servers ended; every quota came back",
+                         r"root: 'init' exited \(code 0", r"root: all memory returned",
+                         r"init: 'echo-server:echo' faulted: vector 14",
+                         r"init: restarting 'echo-server:echo' \(restart 1\)",
+                         r"init: 'echo-server:crashy' ended 3 times, more than restarts=2 within "
+                         r"60000 ms: given up; its services are unavailable",
+                         r"echo-client \d+: 'crashy' is Unavailable: its server was given up",
+                         r"echo-client \d+: the restarted server answered 200 more requests"],
+                check=supervision_check(8, kClosedBoundMs))
       for n in (1, 4)],
     GuestTest("user-fuzz-smp1", "root=fuzz-test init=1 shutdown", timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),

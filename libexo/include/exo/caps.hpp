@@ -123,6 +123,10 @@ inline constexpr Slot kSlotLog = 4;          // Log (by convention)
 inline constexpr Slot kSlotIoPorts = 5;      // every I/O port
 inline constexpr Slot kSlotIrq = 6;          // every I/O APIC input
 inline constexpr Slot kSlotDeviceMemory = 7; // physical addresses outside RAM
+// What init grants a program by its manifest line (docs/servers.md):
+inline constexpr Slot kSlotInitTx = 8;  // connect=: Ring producer, requests to init
+inline constexpr Slot kSlotInitRx = 9;  // connect=: Ring consumer, init's responses
+inline constexpr Slot kSlotAccept = 10; // serve=: Ring consumer, the server's accept ring
 inline constexpr Slot kFirstFreeSlot = 16;
 
 } // namespace exo

@@ -120,7 +120,8 @@ public:
     explicit RpcClient(Channel& channel) : channel_(&channel) {}
     // Sends `payload` as message `type` and waits for its response until `deadline`; the
     // response's payload (after the header) is copied to `reply` (at most `capacity` bytes).
-    // Returns the response's full payload length. TimedOut, Closed, or a ring error otherwise.
+    // Returns the response's full payload length. The status of the server's ErrorReply if it
+    // refused the request; TimedOut, Closed, or a ring error otherwise.
     Result<uint32_t> call(uint32_t type, const void* payload, uint32_t length, void* reply,
                           uint32_t capacity, uint64_t deadline);
 

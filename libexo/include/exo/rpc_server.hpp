@@ -49,6 +49,7 @@ public:
         ring::Producer tx; // responses
         W rx_waiter, tx_waiter;
         State state{};
+        uint32_t index = 0; // its slot: what add() returned
         uint64_t served = 0;
         bool greeted = false;
         bool ready = true;    // may have requests to read
@@ -95,6 +96,7 @@ public:
             if (live_[i])
                 continue;
             new (&storage_[i]) Client{rx, tx, rx_waiter, tx_waiter};
+            slot(i).index = i;
             live_[i] = true;
             ++clients_;
             return i;
@@ -109,7 +111,8 @@ public:
     }
 
     // Serves until every ready ring is drained, then sleeps in one wait on the event ring until
-    // something arrives or `deadline` (TimedOut). Malformed if the event ring itself is corrupt.
+    // something arrives or `deadline` (TimedOut); returns Ok after that one wait, or before it
+    // if yield_to_owner() was called. Malformed if the event ring itself is corrupt.
     Status run_once(uint64_t deadline = ring::kNoDeadline) {
         for (;;) {
             TRY(drain_events());
@@ -122,6 +125,10 @@ public:
             }
             if (any)
                 continue;
+            if (yield_) { // a handler asked the owner to look at its state first
+                yield_ = false;
+                return Status::Ok;
+            }
             // Nothing ready: sleep once, with the event ring's flag raised and re-checked.
             events_.prepare_wait();
             auto next = events_.peek();
@@ -139,6 +146,10 @@ public:
                 return woken;
         }
     }
+
+    // From a handler or callback: run_once returns Ok before it next sleeps, so that its owner
+    // can act on what the handler changed.
+    void yield_to_owner() { yield_ = true; }
 
     Client* client(uint32_t index) {
         return index < kMaxClients && live_[index] ? &slot(index) : nullptr;
@@ -355,6 +366,7 @@ private:
     uint32_t dropped_seen_;
     uint64_t sleeps_ = 0, overflows_ = 0;
     uint32_t clients_ = 0;
+    bool yield_ = false;
     bool live_[kMaxClients] = {};
     alignas(Client) unsigned char storage_[kMaxClients][sizeof(Client)];
 };

@@ -24,6 +24,15 @@ public:
     // Serves until `deadline` (ClockGet ns; ring::kNoDeadline: for ever): TimedOut then.
     Status run(uint64_t deadline = ring::kNoDeadline);
 
+    // A client whose ends the owner holds itself (init's own clients): the consumer end of its
+    // request ring and the producer end of its response ring, mapped and bound here. `tag` is
+    // the owner's, for tag(). Its index, or why it could not be served (its ends are dropped).
+    Result<uint32_t> add(Cap<Ring> rx, Cap<Ring> tx, uint64_t tag = 0);
+    // Of a live client: its tag (for clients from the accept ring: NewClient::process_id), and
+    // its request ring's end (for RingReceiveCap).
+    uint64_t tag(uint32_t index) const { return connections_[index].tag; }
+    Slot request_end(uint32_t index) const { return connections_[index].rx.slot(); }
+
     Core& core() { return *core_; }
     uint64_t accepted() const { return accepted_; }
     uint64_t dropped() const { return dropped_; }
@@ -36,12 +45,13 @@ private:
     struct Connection {
         Cap<Ring> rx, tx;
         MappedEnd rx_map{}, tx_map{};
+        uint64_t tag = 0;
     };
 
+    static Status on_request(void* self, Client& client, const Request& request, Reply& reply);
     static void on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t length);
     static void on_drop(void* self, uint32_t index, Status why);
     void accept_pending();
-    Status add(Cap<Ring> rx, Cap<Ring> tx);
 
     Core::Config user_{};
     Cap<Ring> event_producer_, event_consumer_;

@@ -1,6 +1,7 @@
 // The server of the server-loop guest tests: exo::Server with the echo protocol. Its accept ring
-// (the consumer end, granted in slot kIn) brings it clients; it serves them all from one wait
-// on its event ring, for ever: the test kills it.
+// (the consumer end, in slot kSlotAccept: granted by server-test, or by init for `serve=`)
+// brings it clients; it serves them all from one wait on its event ring, for ever: the test
+// kills it.
 #include "echo_protocol.hpp"
 
 #include <exo/libc.h>
@@ -24,6 +25,10 @@ Status handle(void*, Server::Client&, const Request& request, exo::Reply& reply)
         reply.length = sizeof sum;
         return Status::Ok;
     }
+    if (request.type == kMsgCrash) {
+        print("echo-server: crashing at %lu ns", sys::clock_ns());
+        *reinterpret_cast<volatile uint64_t*>(0) = 0;
+    }
     if (request.type == kMsgStats) {
         EchoStats stats{the_server->core().clients(), the_server->accepted(), the_server->dropped(),
                         the_server->core().sleeps()};
@@ -43,7 +48,11 @@ alignas(Server) unsigned char server_storage[sizeof(Server)];
 
 } // namespace
 
-int exo_main(uint64_t) {
+int exo_main(uint64_t arg) {
+    if (arg & kEchoCrashAtStart) {
+        print("echo-server: crashing as it starts");
+        *reinterpret_cast<volatile uint64_t*>(0) = 0;
+    }
     Server& server = *new (server_storage) Server();
     the_server = &server;
     Server::Core::Config config;
@@ -52,7 +61,8 @@ int exo_main(uint64_t) {
     config.max_reply = sizeof(EchoStats);
     config.handler = handle;
     config.on_drop = dropped;
-    if (Status s = server.start(kSlotMemory, Cap<Ring>::adopt(kIn), config); s != Status::Ok) {
+    if (Status s = server.start(kSlotMemory, Cap<Ring>::adopt(kSlotAccept), config);
+        s != Status::Ok) {
         print("echo-server: cannot start: %s", status_name(s));
         return 1;
     }

@@ -48,7 +48,7 @@ Result<RingPair> connect(Wiring& w, uint64_t process_id) {
     auto responses = TRY(ring_create(kSlotMemory, 12));
     TRY(send_end(w, requests.consumer));
     TRY(send_end(w, responses.producer));
-    proto::NewClient hello{process_id};
+    proto::NewClient hello{process_id, kEchoProtocol, kEchoVersion, "echo"};
     TRY(w.accept->send(&hello, sizeof hello, proto::kMsgNewClient, sys::clock_ns() + kTimeout));
     ++w.connections;
     return RingPair{static_cast<Cap<Ring>&&>(requests.producer),
@@ -94,7 +94,7 @@ int exo_main(uint64_t arg) {
     EXPECT_TRUE(module != nullptr);
     if (!accept.ok() || module == nullptr)
         return summary("server-test");
-    SpawnGrant grant{accept.value().consumer.slot(), kIn, kRightsAll};
+    SpawnGrant grant{accept.value().consumer.slot(), kSlotAccept, kRightsAll};
     SpawnOptions o;
     o.name = "echo-server";
     o.quota_bytes = 2 << 20;

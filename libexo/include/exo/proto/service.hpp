@@ -52,9 +52,16 @@ struct ErrorReply {
 };
 static_assert(sizeof(ErrorReply) == 8 && offsetof(ErrorReply, request_type) == 4);
 
+inline constexpr size_t kServiceNameMax = 15; // 1 to 15 of [a-z0-9-]
+
+// What the client asked for when it connected (exo::connect): the server still checks the
+// protocol and version in the client's Hello.
 struct NewClient {
     uint64_t process_id; // the client's, for logs
+    uint32_t protocol;   // fourcc the client asked for
+    uint32_t version;
+    char service[kServiceNameMax + 1]; // NUL-terminated: which of the server's services
 };
-static_assert(sizeof(NewClient) == 8);
+static_assert(sizeof(NewClient) == 32 && offsetof(NewClient, service) == 16);
 
 } // namespace exo::proto

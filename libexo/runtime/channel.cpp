@@ -13,6 +13,7 @@ namespace {
 constexpr uint64_t kRingArea = 0x0000600000000000ull;
 constinit std::atomic<uint64_t> next_ring_address{kRingArea};
 constinit std::atomic<uint64_t> syscalls{0};
+constinit std::atomic<uint64_t> notifies{0};
 
 } // namespace
 
@@ -41,6 +42,10 @@ uint64_t ring_syscalls() {
     return syscalls.load(std::memory_order_relaxed);
 }
 
+uint64_t ring_notifies() {
+    return notifies.load(std::memory_order_relaxed);
+}
+
 Status RingWaiter::wait(ring::Event, uint64_t seen, uint64_t deadline) {
     // RingWait's deadline is absolute, 0 for none; a deadline of 0 itself has passed.
     if (deadline == 0)
@@ -51,6 +56,7 @@ Status RingWaiter::wait(ring::Event, uint64_t seen, uint64_t deadline) {
 
 void RingWaiter::notify(ring::Event) {
     syscalls.fetch_add(1, std::memory_order_relaxed);
+    notifies.fetch_add(1, std::memory_order_relaxed);
     (void)sys::ring_notify(end);
 }
 

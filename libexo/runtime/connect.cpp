@@ -58,8 +58,8 @@ Status send_end(Channel& to_init, Cap<Ring>& end) {
 // One Connect request: the server's two ends go to init, which hands them on or drops them.
 // The record follows whatever ends were sent, even if a send failed, so that init takes exactly
 // those off the ring and the next request's ends are its own.
-Result<Channel> connect_once(Channel& to_init, proto::init::ConnectRequest request,
-                             const ConnectOptions& options) {
+Result<RingPair> connect_once(Channel& to_init, proto::init::ConnectRequest request,
+                              const ConnectOptions& options) {
     auto requests = TRY(ring_create(kSlotMemory, options.ring_log2));
     auto responses = TRY(ring_create(kSlotMemory, options.ring_log2));
     Status sent = send_end(to_init, requests.consumer);
@@ -77,9 +77,8 @@ Result<Channel> connect_once(Channel& to_init, proto::init::ConnectRequest reque
     TRY(sent);
     if (!answered.ok())
         return answered.status();
-    auto tx = TRY(RingProducer::attach(static_cast<Cap<Ring>&&>(requests.producer)));
-    auto rx = TRY(RingConsumer::attach(static_cast<Cap<Ring>&&>(responses.consumer)));
-    return Channel{static_cast<RingProducer&&>(tx), static_cast<RingConsumer&&>(rx)};
+    return RingPair{static_cast<Cap<Ring>&&>(requests.producer),
+                    static_cast<Cap<Ring>&&>(responses.consumer)};
 }
 
 } // namespace
@@ -94,8 +93,8 @@ void pause_until(uint64_t deadline) {
     }
 }
 
-Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version,
-                        const ConnectOptions& options) {
+Result<RingPair> connect_ends(const char* service, uint32_t protocol, uint32_t version,
+                              const ConnectOptions& options) {
     proto::init::ConnectRequest request{};
     const size_t length = strlen(service);
     if (length == 0 || length > proto::kServiceNameMax)
@@ -105,18 +104,24 @@ Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version
     request.version = version;
     Channel* to_init = TRY(init_link(options.deadline));
     for (uint64_t backoff = 100'000;; backoff = backoff < 10'000'000 ? backoff * 2 : backoff) {
-        auto channel = connect_once(*to_init, request, options);
-        if (channel.status() != Status::WouldBlock) {
-            if (!channel.ok())
-                return channel.status();
-            TRY(greet(channel.value(), protocol, version, options.deadline));
-            return channel;
-        }
+        auto ends = connect_once(*to_init, request, options);
+        if (ends.status() != Status::WouldBlock)
+            return ends;
         const uint64_t now = sys::clock_ns();
         if (options.deadline != ring::kNoDeadline && now >= options.deadline)
             return Status::TimedOut;
         pause_until(options.deadline - now < backoff ? options.deadline : now + backoff);
     }
+}
+
+Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version,
+                        const ConnectOptions& options) {
+    RingPair ends = TRY(connect_ends(service, protocol, version, options));
+    auto tx = TRY(RingProducer::attach(static_cast<Cap<Ring>&&>(ends.producer)));
+    auto rx = TRY(RingConsumer::attach(static_cast<Cap<Ring>&&>(ends.consumer)));
+    Channel channel{static_cast<RingProducer&&>(tx), static_cast<RingConsumer&&>(rx)};
+    TRY(greet(channel, protocol, version, options.deadline));
+    return channel;
 }
 
 } // namespace exo

@@ -14,6 +14,8 @@ namespace exo {
 // Ring syscalls (RingWait, RingNotify) made by this process's views: under steady load there
 // are none; the ring benchmark reads this.
 uint64_t ring_syscalls();
+// Of those, the RingNotify calls (the server benchmark reads it).
+uint64_t ring_notifies();
 
 // The Waiter of exo/ring.hpp for one end: RingWait and RingNotify. Deadlines are absolute, in
 // sys::clock_ns() nanoseconds (ring::kNoDeadline: none).

@@ -23,6 +23,12 @@ struct ConnectOptions {
 Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version,
                         const ConnectOptions& options = {});
 
+// The first half of connect: the connection's client ends, not mapped and not greeted (a
+// program may grant them to a child, which maps them and says Hello itself). Same errors but
+// VersionMismatch.
+Result<RingPair> connect_ends(const char* service, uint32_t protocol, uint32_t version,
+                              const ConnectOptions& options = {});
+
 // Sleeps until `deadline` (sys::clock_ns() time) in a ring wait that nothing wakes early.
 void pause_until(uint64_t deadline);
 

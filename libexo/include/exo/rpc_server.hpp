@@ -156,6 +156,7 @@ public:
     }
     uint32_t clients() const { return clients_; }
     uint64_t sleeps() const { return sleeps_; }       // waits on the event ring
+    uint64_t served() const { return served_; }       // requests answered, all clients
     uint64_t overflows() const { return overflows_; } // times the kernel dropped events
 
 private:
@@ -315,6 +316,7 @@ private:
         }
         c.tx.trim_last(out, uint32_t(sizeof header) + reply.length, type);
         ++c.served;
+        ++served_;
         return Status::Ok;
     }
 
@@ -364,7 +366,7 @@ private:
     W events_waiter_;
     Config config_;
     uint32_t dropped_seen_;
-    uint64_t sleeps_ = 0, overflows_ = 0;
+    uint64_t sleeps_ = 0, overflows_ = 0, served_ = 0;
     uint32_t clients_ = 0;
     bool yield_ = false;
     bool live_[kMaxClients] = {};

@@ -36,6 +36,7 @@ constexpr Handler kTable[] = {
     ring_send_cap,  ring_receive_cap,
     process_watch,  timer_set,
     ring_bind,      process_info,
+    thread_watch,
 };
 static_assert(sizeof kTable / sizeof kTable[0] == uint64_t(Sys::Count),
               "every syscall number needs its handler");

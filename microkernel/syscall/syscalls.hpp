@@ -84,5 +84,6 @@ Return process_watch(const Args&);
 Return timer_set(const Args&);
 Return ring_bind(const Args&);
 Return process_info(const Args&);
+Return thread_watch(const Args&);
 
 } // namespace mk::sys

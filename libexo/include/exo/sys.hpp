@@ -147,8 +147,12 @@ inline Status ring_send_cap(Slot producer, Slot src) {
 inline Status ring_receive_cap(Slot consumer, Slot dst) {
     return syscall(Sys::RingReceiveCap, consumer, dst).status;
 }
+// The watches: kNullSlot as the ring end removes the watch.
 inline Status process_watch(Slot process, Slot ring_producer) {
     return syscall(Sys::ProcessWatch, process, ring_producer).status;
+}
+inline Status thread_watch(Slot thread, Slot ring_producer, uint64_t cookie) {
+    return syscall(Sys::ThreadWatch, thread, ring_producer, cookie).status;
 }
 inline Status timer_set(Slot ring_producer, uint64_t timeout_ns, uint64_t cookie) {
     return syscall(Sys::TimerSet, ring_producer, timeout_ns, cookie).status;

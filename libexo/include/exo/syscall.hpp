@@ -67,8 +67,10 @@ enum class Sys : uint64_t {
     RingNotify = 35,     // (end): wakes the other end's waiter; Read
     RingSendCap = 36,    // (producer end, src): moves src into the ring; Write, Grant on src
     RingReceiveCap = 37, // (consumer end, dst): the oldest capability sent; WouldBlock if none
-    // (process, ring producer end): a ChildEvent message when the process ends; Read on it,
-    // Write on the end
+    // (process, ring producer end): a ChildEvent message (exo/events.hpp) when the process ends
+    // (fault, kill or exit), at once if it has ended; Read on it, Write on the end. One watch
+    // per process: BadState while another is set; kNullSlot as the end removes it. The watch
+    // holds the ring until it fires, is removed, or the process object goes.
     ProcessWatch = 38,
     // (ring producer end, timeout ns, cookie): a TimerEvent message once the time has passed;
     // Write on the end
@@ -81,7 +83,12 @@ enum class Sys : uint64_t {
     // end; the binding is charged to the event ring's quota and ends with either ring.
     RingBind = 40,
     ProcessInfo = 41, // (process, ProcessInfo* out); Read
-    Count = 42,
+    // (thread, ring producer end, cookie): a ThreadEvent{thread id, cookie} message once the
+    // thread has ended and the kernel has freed its stack (its quota charge is gone), at once if
+    // that has happened. A thread never started never ends: nothing is posted (the watch goes
+    // with the thread object). Rights and the one-watch rule as for ProcessWatch.
+    ThreadWatch = 42,
+    Count = 43,
 };
 
 // A Log capability minted with this badge writes its text verbatim, as a line of its own with

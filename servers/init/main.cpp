@@ -5,10 +5,12 @@
 #include "manifest.hpp"
 
 #include <exo/boot_info.hpp>
+#include <exo/channel.hpp>
 #include <exo/libc.h>
 #include <exo/log.hpp>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 namespace {
 
@@ -77,7 +79,7 @@ bool wait_all() {
     for (size_t i = 0; i < server_count; ++i) {
         Running& r = servers[i];
         ExitInfo exit{};
-        Status s = sys::process_wait(r.child.process.slot(), 0, &exit);
+        Status s = wait_process(r.child.process.slot(), ring::kNoDeadline, &exit);
         r.child.process.reset(); // the last reference: the kernel frees the process now
         MemoryInfo quota{};
         (void)sys::memory_info(r.child.quota.slot(), &quota);
@@ -125,10 +127,11 @@ int exo_main(uint64_t arg) {
     bool good = wait_all() && failures == 0;
     print("init: all servers ended%s", good ? "; every quota came back" : " (with errors)");
     if (!once) {
-        // Nothing left to supervise: stay, so the machine keeps running its kernel threads.
-        ExitInfo never{};
+        // Nothing left to supervise: stay, so the machine keeps running its kernel threads,
+        // asleep on a ring that nothing ever produces into (its producer end stays here).
+        auto idle = ring_create(kSlotMemory, 12);
         for (;;)
-            (void)sys::process_wait(kSlotSelf, 0, &never);
+            (void)sys::ring_wait(idle.ok() ? idle.value().consumer.slot() : kNullSlot, 0, 0);
     }
     return good ? 0 : 1;
 }

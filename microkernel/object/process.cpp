@@ -384,15 +384,8 @@ exo::Status UserThread::watch(Ref<Ring> ring, uint64_t cookie) {
     return exo::Status::Ok;
 }
 
-exo::Status UserThread::wait(uint64_t deadline_ns) {
-    return user_wait(
-        exited_, [this] { return run_.load(std::memory_order_acquire) == ThreadRun::Exited; },
-        deadline_ns);
-}
-
 Ref<Ring> UserThread::ended(exo::ThreadEvent& event) {
-    exited_.change_and_wake_all(
-        [this] { run_.store(ThreadRun::Exited, std::memory_order_release); });
+    run_.store(ThreadRun::Exited, std::memory_order_release);
     LockGuard guard(process_->lock_);
     event = exo::ThreadEvent{id_, watch_cookie_};
     return static_cast<Ref<Ring>&&>(watcher_);
@@ -435,9 +428,9 @@ void exit_current_thread() {
 
 void UserThread::reclaimed() {
     quota()->uncharge(kThreadCharge);
-    // Watchers are told (and waiters run) only once this thread holds no reference, so that a
-    // parent that deletes its Process capability on the event sees the whole quota back: no
-    // preemption from here.
+    // Watchers are told only once this thread holds no reference, so that a parent that
+    // deletes its Process capability on the event sees the whole quota back: no preemption
+    // from here.
     bool enabled = cpu::save_and_disable_interrupts();
     Ref<Process> keep(process_.get());
     bool last = last_;

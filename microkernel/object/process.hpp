@@ -116,15 +116,13 @@ public:
     // once if it has); nothing while it has not started. One watcher: BadState while another is
     // set; a null ring removes it.
     exo::Status watch(Ref<Ring> ring, uint64_t cookie);
-    exo::Status wait(uint64_t deadline_ns);
     uint64_t id() const { return id_; }
 
     explicit UserThread(Process& process);
     // The new thread's first step: into ring 3.
     [[noreturn]] void enter();
     // Its kernel stack, FPU state and record are free (thread::reap_zombies): the quota charge
-    // for them ends, its waiters wake, its watcher is told, and the last thread announces the
-    // process's end.
+    // for them ends, its watcher is told, and the last thread announces the process's end.
     void reclaimed();
 
 private:
@@ -133,8 +131,7 @@ private:
 
     void destroy_contents() override;
     exo::Result<void> launch(uint64_t entry, uint64_t stack, uint64_t arg);
-    // Marks it Exited (waking its waiters) and takes its watcher (the event to post in
-    // `event`).
+    // Marks it Exited and takes its watcher (the event to post in `event`).
     Ref<Ring> ended(exo::ThreadEvent& event);
 
     Ref<Process> process_;
@@ -149,7 +146,6 @@ private:
     uint64_t entry_ = 0, stack_ = 0, arg_ = 0;
     Ref<Ring> watcher_;         // guarded by the process's lock_
     uint64_t watch_cookie_ = 0; // likewise
-    WaitQueue exited_;
 };
 
 // The UserThread and Process of the calling thread (null for kernel threads).

@@ -41,12 +41,12 @@ enum class Sys : uint64_t {
     ProcessGrant = 19,
     ProcessStart = 20, // (process, entry, stack top, argument) -> main thread id; Manage
     ProcessExit = 21,  // (code): ends every thread of the calling process; does not return
-    ProcessWait = 22,  // (process, timeout ns (0: forever), ExitInfo* out); Read
+    ProcessWait = 22,  // retired: a process's end arrives on a ring (ProcessWatch); Unsupported
     ProcessKill = 23,  // (process); Manage
     ThreadCreate = 24, // (process, memory, dst); Manage on both
     ThreadStart = 25,  // (thread, entry, stack top, argument); Manage
     ThreadExit = 26,   // (): ends the calling thread (the last one ends the process, code 0)
-    ThreadWait = 27,   // (thread, timeout ns (0: forever)); Read
+    ThreadWait = 27,   // retired: a thread's end arrives on a ring (ThreadWatch); Unsupported
     // (irq, ring producer end): routes the Irq's single line to this CPU, unmasked; each
     // interrupt masks it and arrives as an IrqEvent message on the ring (exo/events.hpp);
     // Manage on the irq, Write on the end

@@ -371,6 +371,7 @@ void test_threads() {
     Slot t_none = copy_of(t, 0);
     auto thread_watch = [](Slot thread, Slot end) { return sys::thread_watch(thread, end, 7); };
     check_watch_arguments(thread_watch, t, t_none, kSlotSelf);
+    EXPECT_STATUS(syscall(Sys::ThreadWait, t, 1'000'000).status, Status::Unsupported); // retired
     EXPECT_STATUS(wait_thread(t, after(1'000'000)), Status::TimedOut); // never started
     EXPECT_STATUS(sys::thread_start(t, kKernel, top, 0).status, Status::OutOfRange);
     EXPECT_STATUS(sys::thread_start(t, uint64_t(&thread_main), kKernel, 0).status,
@@ -446,6 +447,8 @@ void test_processes() {
     EXPECT_STATUS(sys::process_grant(p, kSlotLog, kOutOfRange, kRightWrite), Status::OutOfRange);
     // Waiting on a process that never started times out; kill ends it at once.
     EXPECT_STATUS(wait_process(p, after(1'000'000), &exit), Status::TimedOut);
+    EXPECT_STATUS(syscall(Sys::ProcessWait, p, 1, uint64_t(&exit)).status,
+                  Status::Unsupported); // retired
     // A process watched already (by a server's event ring, say) cannot be waited for.
     {
         auto ring = ring_create(kSlotMemory, 12);

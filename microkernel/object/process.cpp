@@ -216,6 +216,8 @@ void Process::teardown() {
     reap_dead_objects();
 }
 
+// Exited is stored before the watcher is taken under lock_, and watch() reads the state under
+// lock_: either watch() sees Exited and posts itself, or this sees its watcher.
 void Process::announce_exit() {
     exited_.change_and_wake_all(
         [this] { state_.store(ProcessState::Exited, std::memory_order_release); });
@@ -231,14 +233,21 @@ void Process::announce_exit() {
 }
 
 exo::Status Process::watch(Ref<Ring> ring) {
+    exo::ChildEvent event{id_, {}};
     {
         LockGuard guard(lock_);
+        if (!ring) {
+            watcher_.reset(); // the last release only queues the ring (reap_dead_objects)
+            return exo::Status::Ok;
+        }
         if (state() != ProcessState::Exited) {
+            if (watcher_)
+                return exo::Status::BadState;
             watcher_ = static_cast<Ref<Ring>&&>(ring);
             return exo::Status::Ok;
         }
+        event.exit = exit_;
     }
-    exo::ChildEvent event{id_, exit_};
     (void)ring->post(exo::kEventChild, &event, sizeof event);
     return exo::Status::Ok;
 }
@@ -335,7 +344,10 @@ exo::Result<void> UserThread::start(uint64_t entry, uint64_t stack, uint64_t arg
     auto spawned = thread::spawn(user_thread_main, this, options);
     if (!spawned.ok()) {
         quota()->uncharge(kThreadCharge);
-        run_.store(ThreadRun::Exited, std::memory_order_release);
+        exo::ThreadEvent event;
+        Ref<Ring> watcher = ended(event);
+        if (watcher)
+            (void)watcher->post(exo::kEventThread, &event, sizeof event);
         if (process_->thread_left(*this, 0))
             process_->finish();
         release();
@@ -350,13 +362,37 @@ void UserThread::enter() {
     enter_user_mode(entry_, stack_, arg_);
 }
 
-exo::Status UserThread::wait(uint64_t deadline_ns) {
-    return user_wait(
-        exited_, [this] { return run_.load(std::memory_order_acquire) == ThreadRun::Exited; },
-        deadline_ns);
+// As for processes: Exited is stored before ended() takes the watcher under the lock, and the
+// state is read under it here, so exactly one of the two posts.
+exo::Status UserThread::watch(Ref<Ring> ring, uint64_t cookie) {
+    {
+        LockGuard guard(process_->lock_);
+        if (!ring) {
+            watcher_.reset();
+            return exo::Status::Ok;
+        }
+        if (run_.load(std::memory_order_acquire) != ThreadRun::Exited) {
+            if (watcher_)
+                return exo::Status::BadState;
+            watcher_ = static_cast<Ref<Ring>&&>(ring);
+            watch_cookie_ = cookie;
+            return exo::Status::Ok;
+        }
+    }
+    exo::ThreadEvent event{id_, cookie};
+    (void)ring->post(exo::kEventThread, &event, sizeof event);
+    return exo::Status::Ok;
+}
+
+Ref<Ring> UserThread::ended(exo::ThreadEvent& event) {
+    run_.store(ThreadRun::Exited, std::memory_order_release);
+    LockGuard guard(process_->lock_);
+    event = exo::ThreadEvent{id_, watch_cookie_};
+    return static_cast<Ref<Ring>&&>(watcher_);
 }
 
 void UserThread::destroy_contents() {
+    watcher_.reset(); // never started (or never reclaimed): nothing to tell
     process_.reset();
 }
 
@@ -392,17 +428,21 @@ void exit_current_thread() {
 
 void UserThread::reclaimed() {
     quota()->uncharge(kThreadCharge);
-    // Waiters run only once this thread holds no reference, so that a parent that deletes its
-    // Process capability after the wait sees the whole quota back: no preemption from here.
+    // Watchers are told only once this thread holds no reference, so that a parent that
+    // deletes its Process capability on the event sees the whole quota back: no preemption
+    // from here.
     bool enabled = cpu::save_and_disable_interrupts();
     Ref<Process> keep(process_.get());
     bool last = last_;
-    exited_.change_and_wake_all(
-        [this] { run_.store(ThreadRun::Exited, std::memory_order_release); });
+    exo::ThreadEvent event;
+    Ref<Ring> watcher = ended(event);
     release();           // the running thread's reference: `this` may be gone from here
-    reap_dead_objects(); // the thread object goes before its process's end is told
+    reap_dead_objects(); // the thread object goes before its end or its process's is told
+    if (watcher)
+        (void)watcher->post(exo::kEventThread, &event, sizeof event);
     if (last)
         keep->announce_exit();
+    watcher.reset();
     keep.reset();
     reap_dead_objects(); // with interrupts off: these objects only free memory
     cpu::restore_interrupts(enabled);

@@ -15,6 +15,7 @@
 #include "sched/wait_queue.hpp"
 
 #include <exo/caps.hpp>
+#include <exo/events.hpp>
 #include <exo/syscall.hpp>
 
 namespace mk {
@@ -47,11 +48,12 @@ public:
     // Ends the process: records `info` (the first end wins) and makes every thread leave at its
     // next kernel entry or exit (at most a scheduling slice). Returns at once.
     void kill(const exo::ExitInfo& info);
-    // Waits for the end (deadline 0: none); TimedOut, or the exit record.
+    // Waits for the end (deadline 0: none); TimedOut, or the exit record. For kernel threads
+    // (the root process's runner); user mode learns of the end on a ring (watch()).
     exo::Result<exo::ExitInfo> wait(uint64_t deadline_ns);
 
-    // Posts a ChildEvent on `ring` when the process ends (at once if it has); one watcher, the
-    // last one set.
+    // Posts a ChildEvent on `ring` when the process ends (at once if it has). One watcher:
+    // BadState while another is set; a null ring removes it.
     exo::Status watch(Ref<Ring> ring);
 
     // Opens ports [first, first + count) to this process's threads.
@@ -74,7 +76,8 @@ private:
     bool thread_left(UserThread& t, uint64_t wakeups);
     static void abort_waits(Thread& thread);
     // The end of a process: teardown() gives back everything it holds (capabilities, address
-    // space); announce_exit() then wakes those waiting; finish() does both.
+    // space); announce_exit() then wakes those waiting and tells its watcher; finish() does
+    // both.
     void teardown();
     void announce_exit();
     void finish();
@@ -109,14 +112,17 @@ public:
     // Runs the thread at `entry` on `stack` with `arg` in rdi. BadState unless Created and the
     // process is alive; NoMemory if its quota cannot hold a kernel stack.
     exo::Result<void> start(uint64_t entry, uint64_t stack, uint64_t arg);
-    exo::Status wait(uint64_t deadline_ns);
+    // Posts a ThreadEvent{id, cookie} on `ring` once the thread has ended and been reclaimed (at
+    // once if it has); nothing while it has not started. One watcher: BadState while another is
+    // set; a null ring removes it.
+    exo::Status watch(Ref<Ring> ring, uint64_t cookie);
     uint64_t id() const { return id_; }
 
     explicit UserThread(Process& process);
     // The new thread's first step: into ring 3.
     [[noreturn]] void enter();
     // Its kernel stack, FPU state and record are free (thread::reap_zombies): the quota charge
-    // for them ends, its waiters wake, and the last thread announces the process's end.
+    // for them ends, its watcher is told, and the last thread announces the process's end.
     void reclaimed();
 
 private:
@@ -125,6 +131,8 @@ private:
 
     void destroy_contents() override;
     exo::Result<void> launch(uint64_t entry, uint64_t stack, uint64_t arg);
+    // Marks it Exited and takes its watcher (the event to post in `event`).
+    Ref<Ring> ended(exo::ThreadEvent& event);
 
     Ref<Process> process_;
     uint64_t id_;
@@ -136,7 +144,8 @@ private:
     Thread* thread_ = nullptr; // its scheduler thread, once spawned and until it ends
     bool left_ = false;
     uint64_t entry_ = 0, stack_ = 0, arg_ = 0;
-    WaitQueue exited_;
+    Ref<Ring> watcher_;         // guarded by the process's lock_
+    uint64_t watch_cookie_ = 0; // likewise
 };
 
 // The UserThread and Process of the calling thread (null for kernel threads).

@@ -59,10 +59,6 @@ Return irq_bind(const Args& a) {
 }
 
 // Retired: interrupts arrive as messages on the ring given to IrqBind.
-Return irq_wait(const Args&) {
-    return exo::Status::Unsupported;
-}
-
 Return irq_ack(const Args& a) {
     exo::Slot slot = TRY(slot_arg(a.a0));
     auto irq = TRY(caps::resolve<Irq>(self(), slot, exo::kRightManage));

@@ -1,5 +1,4 @@
 // Process and thread syscalls.
-#include "arch/x86_64/clock.hpp"
 #include "object/cspace.hpp"
 #include "object/memory.hpp"
 #include "syscall/syscalls.hpp"
@@ -55,18 +54,6 @@ Return process_exit(const Args& a) {
     exit_current_thread();
 }
 
-Return process_wait(const Args& a) {
-    exo::Slot proc = TRY(slot_arg(a.a0));
-    if (a.a2 % alignof(exo::ExitInfo) != 0)
-        return exo::Status::Misaligned;
-    if (!user::in_user_space(a.a2, sizeof(exo::ExitInfo)))
-        return exo::Status::OutOfRange;
-    auto process = TRY(caps::resolve<Process>(self(), proc, exo::kRightRead));
-    exo::ExitInfo info = TRY(process->wait(deadline_after(a.a1)));
-    TRY(user::write(a.a2, info));
-    return ok();
-}
-
 Return process_info(const Args& a) {
     exo::Slot proc = TRY(slot_arg(a.a0));
     if (a.a1 % alignof(exo::ProcessInfo) != 0)
@@ -104,12 +91,6 @@ Return thread_start(const Args& a) {
 
 Return thread_exit(const Args&) {
     exit_current_thread();
-}
-
-Return thread_wait(const Args& a) {
-    exo::Slot t = TRY(slot_arg(a.a0));
-    auto thread = TRY(caps::resolve<UserThread>(self(), t, exo::kRightRead));
-    return thread->wait(deadline_after(a.a1));
 }
 
 } // namespace mk::sys

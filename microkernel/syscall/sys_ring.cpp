@@ -1,5 +1,5 @@
 // Fusion-ring syscalls: create, map, wait, notify, capability transfer, and the kernel events
-// that arrive on rings (process watch, timers; IRQs are bound in sys_misc.cpp).
+// that arrive on rings (process and thread watches, timers; IRQs are bound in sys_misc.cpp).
 #include "arch/x86_64/clock.hpp"
 #include "lib/page_table.hpp"
 #include "object/address_space.hpp"
@@ -19,6 +19,16 @@ constexpr uint32_t kEndRights = exo::kRightsAll & ~uint32_t(exo::kRightExecute);
 exo::Result<Ref<RingEnd>> end_of(uint64_t slot, uint32_t rights) {
     exo::Slot s = TRY(slot_arg(slot));
     return caps::resolve<RingEnd>(self(), s, rights);
+}
+
+// The ring a watch posts into: a producer end with Write, or none (kNullSlot: remove the watch).
+exo::Result<Ref<Ring>> watch_ring(uint64_t slot) {
+    if (slot == exo::kNullSlot)
+        return Ref<Ring>();
+    auto end = TRY(end_of(slot, exo::kRightWrite));
+    if (!end->producer())
+        return exo::Status::InvalidArgument;
+    return Ref<Ring>(&end->ring());
 }
 
 } // namespace
@@ -122,10 +132,15 @@ Return ring_receive_cap(const Args& a) {
 Return process_watch(const Args& a) {
     exo::Slot proc = TRY(slot_arg(a.a0));
     auto process = TRY(caps::resolve<Process>(self(), proc, exo::kRightRead));
-    auto end = TRY(end_of(a.a1, exo::kRightWrite));
-    if (!end->producer())
-        return exo::Status::InvalidArgument;
-    return process->watch(Ref<Ring>(&end->ring()));
+    auto ring = TRY(watch_ring(a.a1));
+    return process->watch(static_cast<Ref<Ring>&&>(ring));
+}
+
+Return thread_watch(const Args& a) {
+    exo::Slot t = TRY(slot_arg(a.a0));
+    auto thread = TRY(caps::resolve<UserThread>(self(), t, exo::kRightRead));
+    auto ring = TRY(watch_ring(a.a1));
+    return thread->watch(static_cast<Ref<Ring>&&>(ring), a.a2);
 }
 
 Return timer_set(const Args& a) {

@@ -64,14 +64,11 @@ Return process_create(const Args&);
 Return process_grant(const Args&);
 Return process_start(const Args&);
 Return process_exit(const Args&);
-Return process_wait(const Args&);
 Return process_kill(const Args&);
 Return thread_create(const Args&);
 Return thread_start(const Args&);
 Return thread_exit(const Args&);
-Return thread_wait(const Args&);
 Return irq_bind(const Args&);
-Return irq_wait(const Args&);
 Return irq_ack(const Args&);
 Return io_port_grant(const Args&);
 Return ring_create(const Args&);
@@ -84,5 +81,6 @@ Return process_watch(const Args&);
 Return timer_set(const Args&);
 Return ring_bind(const Args&);
 Return process_info(const Args&);
+Return thread_watch(const Args&);
 
 } // namespace mk::sys

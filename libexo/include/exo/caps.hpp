@@ -84,7 +84,7 @@ struct MemoryInfo {
 static_assert(sizeof(MemoryInfo) == 16);
 
 enum class ExitReason : uint32_t {
-    Running = 0, // ProcessWait timed out: no exit yet
+    Running = 0, // not ended yet (an exit record never says it)
     Exited = 1,  // ProcessExit, or its last thread ended
     Faulted = 2, // a CPU exception in user mode
     Killed = 3,  // ProcessKill

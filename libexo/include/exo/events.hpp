@@ -1,10 +1,11 @@
 // Messages the kernel produces into rings (the only way it tells user mode of anything):
-// interrupts (IrqBind), the end of a watched process (ProcessWatch), timers (TimerSet) and
-// doorbells of bound rings (RingBind). Each
-// is one ring record whose type is the EventType and whose payload is the struct below.
+// interrupts (IrqBind), the end of a watched process (ProcessWatch) or thread (ThreadWatch),
+// timers (TimerSet) and doorbells of bound rings (RingBind). Each is one ring record whose type
+// is the EventType and whose payload is the struct below.
 #pragma once
 
 #include <exo/caps.hpp>
+#include <stddef.h>
 #include <stdint.h>
 
 namespace exo {
@@ -14,6 +15,7 @@ enum EventType : uint32_t {
     kEventChild = 0xE0000002,
     kEventTimer = 0xE0000003,
     kEventDoorbell = 0xE0000004,
+    kEventThread = 0xE0000005,
 };
 
 struct IrqEvent {
@@ -26,7 +28,7 @@ struct ChildEvent {
     uint64_t process_id;
     ExitInfo exit;
 };
-static_assert(sizeof(ChildEvent) == 40);
+static_assert(sizeof(ChildEvent) == 40 && offsetof(ChildEvent, exit) == 8);
 
 struct TimerEvent {
     uint64_t cookie;   // what TimerSet was given
@@ -43,5 +45,14 @@ struct DoorbellEvent {
     uint64_t badge; // what RingBind was given
 };
 static_assert(sizeof(DoorbellEvent) == 8);
+
+// A watched thread ended: it had started, ran and left, and the kernel has freed what it held
+// for it (kernel stack, FPU area), so its quota no longer carries them.
+struct ThreadEvent {
+    uint64_t thread_id; // what ThreadStart returned
+    uint64_t cookie;    // what ThreadWatch was given
+};
+static_assert(sizeof(ThreadEvent) == 16);
+static_assert(offsetof(ThreadEvent, cookie) == 8);
 
 } // namespace exo

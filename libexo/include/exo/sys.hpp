@@ -1,6 +1,6 @@
-// Raw syscall wrappers of libexo: one inline function per call of exo/syscall.hpp, returning
-// the Status (and the value, where the call has one) exactly as the kernel gave them. Typed,
-// owning handles are in exo/cap.hpp; most code wants those.
+// Raw syscall wrappers of libexo: one inline function per call of exo/syscall.hpp (the retired
+// numbers have none), returning the Status (and the value, where the call has one) exactly as
+// the kernel gave them. Typed, owning handles are in exo/cap.hpp; most code wants those.
 #pragma once
 
 #include <exo/caps.hpp>
@@ -100,9 +100,6 @@ inline SysResult process_start(Slot process, uint64_t entry, uint64_t stack, uin
     syscall(Sys::ProcessExit, uint64_t(code));
     __builtin_unreachable();
 }
-inline Status process_wait(Slot process, uint64_t timeout_ns, ExitInfo* out) {
-    return syscall(Sys::ProcessWait, process, timeout_ns, uint64_t(out)).status;
-}
 inline Status process_kill(Slot process) {
     return syscall(Sys::ProcessKill, process).status;
 }
@@ -115,9 +112,6 @@ inline SysResult thread_start(Slot thread, uint64_t entry, uint64_t stack, uint6
 [[noreturn]] inline void thread_exit() {
     syscall(Sys::ThreadExit);
     __builtin_unreachable();
-}
-inline Status thread_wait(Slot thread, uint64_t timeout_ns) {
-    return syscall(Sys::ThreadWait, thread, timeout_ns).status;
 }
 inline Status irq_bind(Slot irq, Slot ring_producer) {
     return syscall(Sys::IrqBind, irq, ring_producer).status;
@@ -147,8 +141,12 @@ inline Status ring_send_cap(Slot producer, Slot src) {
 inline Status ring_receive_cap(Slot consumer, Slot dst) {
     return syscall(Sys::RingReceiveCap, consumer, dst).status;
 }
+// The watches: kNullSlot as the ring end removes the watch.
 inline Status process_watch(Slot process, Slot ring_producer) {
     return syscall(Sys::ProcessWatch, process, ring_producer).status;
+}
+inline Status thread_watch(Slot thread, Slot ring_producer, uint64_t cookie) {
+    return syscall(Sys::ThreadWatch, thread, ring_producer, cookie).status;
 }
 inline Status timer_set(Slot ring_producer, uint64_t timeout_ns, uint64_t cookie) {
     return syscall(Sys::TimerSet, ring_producer, timeout_ns, cookie).status;

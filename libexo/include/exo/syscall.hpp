@@ -41,12 +41,12 @@ enum class Sys : uint64_t {
     ProcessGrant = 19,
     ProcessStart = 20, // (process, entry, stack top, argument) -> main thread id; Manage
     ProcessExit = 21,  // (code): ends every thread of the calling process; does not return
-    ProcessWait = 22,  // (process, timeout ns (0: forever), ExitInfo* out); Read
+    ProcessWait = 22,  // retired: a process's end arrives on a ring (ProcessWatch); Unsupported
     ProcessKill = 23,  // (process); Manage
     ThreadCreate = 24, // (process, memory, dst); Manage on both
     ThreadStart = 25,  // (thread, entry, stack top, argument); Manage
     ThreadExit = 26,   // (): ends the calling thread (the last one ends the process, code 0)
-    ThreadWait = 27,   // (thread, timeout ns (0: forever)); Read
+    ThreadWait = 27,   // retired: a thread's end arrives on a ring (ThreadWatch); Unsupported
     // (irq, ring producer end): routes the Irq's single line to this CPU, unmasked; each
     // interrupt masks it and arrives as an IrqEvent message on the ring (exo/events.hpp);
     // Manage on the irq, Write on the end
@@ -67,8 +67,10 @@ enum class Sys : uint64_t {
     RingNotify = 35,     // (end): wakes the other end's waiter; Read
     RingSendCap = 36,    // (producer end, src): moves src into the ring; Write, Grant on src
     RingReceiveCap = 37, // (consumer end, dst): the oldest capability sent; WouldBlock if none
-    // (process, ring producer end): a ChildEvent message when the process ends; Read on it,
-    // Write on the end
+    // (process, ring producer end): a ChildEvent message (exo/events.hpp) when the process ends
+    // (fault, kill or exit), at once if it has ended; Read on it, Write on the end. One watch
+    // per process: BadState while another is set; kNullSlot as the end removes it. The watch
+    // holds the ring until it fires, is removed, or the process object goes.
     ProcessWatch = 38,
     // (ring producer end, timeout ns, cookie): a TimerEvent message once the time has passed;
     // Write on the end
@@ -81,7 +83,12 @@ enum class Sys : uint64_t {
     // end; the binding is charged to the event ring's quota and ends with either ring.
     RingBind = 40,
     ProcessInfo = 41, // (process, ProcessInfo* out); Read
-    Count = 42,
+    // (thread, ring producer end, cookie): a ThreadEvent{thread id, cookie} message once the
+    // thread has ended and the kernel has freed its stack (its quota charge is gone), at once if
+    // that has happened. A thread never started never ends: nothing is posted (the watch goes
+    // with the thread object). Rights and the one-watch rule as for ProcessWatch.
+    ThreadWatch = 42,
+    Count = 43,
 };
 
 // A Log capability minted with this badge writes its text verbatim, as a line of its own with

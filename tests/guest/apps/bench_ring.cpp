@@ -18,6 +18,7 @@
 #include <exo/log.hpp>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 using namespace exo;
 using namespace exo::test;
@@ -79,7 +80,7 @@ Result<Remote> remote(uint64_t mode, unsigned size_log2) {
 Status finish(Remote& r) {
     TRY(r.tx.send(nullptr, 0, kStop));
     ExitInfo exit{};
-    TRY(sys::process_wait(r.child.process.slot(), 0, &exit));
+    TRY(wait_process(r.child.process.slot(), ring::kNoDeadline, &exit));
     return exit.reason == uint32_t(ExitReason::Exited) && exit.code == 0 ? Status::Ok
                                                                          : Status::BadState;
 }
@@ -167,7 +168,7 @@ Status run() {
     memcpy(&reply, answer.data, sizeof reply);
     stream.rx.release();
     ExitInfo exit{};
-    TRY(sys::process_wait(stream.child.process.slot(), 0, &exit));
+    TRY(wait_process(stream.child.process.slot(), ring::kNoDeadline, &exit));
     if (reply.sequence != kStreamed)
         return Status::BadState;
     rows[3] = {"ring/streamed 64 B per message, two processes", "insns",

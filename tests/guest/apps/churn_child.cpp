@@ -1,8 +1,11 @@
 // The exit-heavy child of reclaim-test: starts and ends 2,000 threads, at most kWindow alive at
 // once, in its 1 MiB quota. A started thread is charged until the kernel has freed its stack,
-// record and FPU area, and ThreadWait returns only then: after each wait the quota holds
-// exactly the threads still in the window, and at the end exactly what it held before.
+// record and FPU area, and its ThreadWatch event is posted only then: after each event the
+// quota holds exactly the threads still in the window, and at the end exactly what it held
+// before. All the watches post into one event ring, each with its window slot as the cookie.
 #include <exo/cap.hpp>
+#include <exo/channel.hpp>
+#include <exo/events.hpp>
 #include <exo/layout.hpp>
 #include <exo/libc.h>
 #include <exo/log.hpp>
@@ -43,6 +46,26 @@ uint64_t quota_settled_at_most(uint64_t bound) {
     return used;
 }
 
+// Reads thread events until window slot `slot`'s thread has ended (events of the others are
+// noted in `ended`). False on a timeout, a ring error or a malformed event.
+bool wait_ended(RingConsumer& events, bool* ended, unsigned slot) {
+    const uint64_t deadline = sys::clock_ns() + kTimeout;
+    while (!ended[slot]) {
+        auto message = events.receive(deadline);
+        if (!message.ok())
+            return false;
+        ThreadEvent event{};
+        bool good = message.value().type == kEventThread && message.value().length == sizeof event;
+        if (good)
+            memcpy(&event, message.value().data, sizeof event);
+        events.release();
+        if (!good || event.cookie >= kWindow || ended[event.cookie])
+            return false;
+        ended[event.cookie] = true;
+    }
+    return true;
+}
+
 } // namespace
 
 int exo_main(uint64_t) {
@@ -59,13 +82,25 @@ int exo_main(uint64_t) {
         print("churn-child: no stacks");
         return 1;
     }
+    auto ring = ring_create(kSlotMemory, 12); // room for far more than kWindow events
+    if (!ring.ok()) {
+        print("churn-child: no event ring");
+        return 1;
+    }
+    Slot producer = ring.value().producer.slot();
+    auto events = RingConsumer::attach(static_cast<Cap<Ring>&&>(ring.value().consumer));
+    if (!events.ok()) {
+        print("churn-child: event ring not mapped");
+        return 1;
+    }
+    bool ended[kWindow] = {};
     const uint64_t base = quota_used();
     uint64_t per_thread = 0, wrong = 0, refused = 0;
     for (unsigned i = 0; i < kThreads + kWindow; ++i) {
         Slot t = window[i % kWindow];
         if (i >= kWindow) {
             // The thread that used this window slot: wait for it, then its charge must be gone.
-            if (sys::thread_wait(t, kTimeout) != Status::Ok)
+            if (!wait_ended(events.value(), ended, i % kWindow))
                 ++wrong;
             (void)sys::cap_delete(t);
         }
@@ -76,6 +111,9 @@ int exo_main(uint64_t) {
             ++wrong;
             continue;
         }
+        ended[i % kWindow] = false;
+        if (sys::thread_watch(t, producer, i % kWindow) != Status::Ok)
+            ++wrong;
         uint64_t top = kStacks + (i % kWindow + 1) * kPageSize - 8;
         Status s;
         while ((s = sys::thread_start(t, uint64_t(&short_thread), top, 0).status) ==

@@ -8,6 +8,7 @@
 #include <exo/cap.hpp>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 using namespace exo;
 using namespace exo::test;
@@ -26,7 +27,7 @@ void run(const char* what, ChildMode mode, uint64_t operand, ExitReason reason, 
     if (!child.ok())
         return;
     ExitInfo exit{};
-    EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
+    EXPECT_OK(wait_process(child.value().process.slot(), sys::clock_ns() + kTimeout, &exit));
     EXPECT_TRUE(exit.reason == uint32_t(reason));
     if (reason == ExitReason::Faulted)
         EXPECT_TRUE(exit.vector == vector);
@@ -74,10 +75,11 @@ int exo_main(uint64_t arg) {
     if (sibling.ok()) {
         ExitInfo exit{};
         // Still running after all of that: the wait times out.
-        EXPECT_STATUS(sys::process_wait(sibling.value().process.slot(), 1'000'000, &exit),
-                      Status::TimedOut);
+        EXPECT_STATUS(
+            wait_process(sibling.value().process.slot(), sys::clock_ns() + 1'000'000, &exit),
+            Status::TimedOut);
         EXPECT_OK(sys::process_kill(sibling.value().process.slot()));
-        EXPECT_OK(sys::process_wait(sibling.value().process.slot(), kTimeout, &exit));
+        EXPECT_OK(wait_process(sibling.value().process.slot(), sys::clock_ns() + kTimeout, &exit));
         EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Killed));
         sibling.value().process.reset();
         EXPECT_TRUE(settled_quota_use(sibling.value().quota.slot()) == 0);

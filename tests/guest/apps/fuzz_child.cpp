@@ -168,12 +168,9 @@ Call random_call() {
         c.a[0] = slot_value(), c.a[1] = slot_value(), c.a[2] = slot_value();
         c.a[3] = pointer_value(), c.a[4] = below(40);
         break;
-    case Sys::ProcessWait:
-        c.a[0] = slot_value(), c.a[1] = timeout_value(), c.a[2] = pointer_value();
-        break;
-    case Sys::ThreadWait:
-    case Sys::IrqWait:
-        c.a[0] = slot_value(), c.a[1] = timeout_value();
+    case Sys::ProcessWatch:
+    case Sys::ThreadWatch:
+        c.a[0] = slot_value(), c.a[1] = below(4) ? kNullSlot : slot_value(), c.a[2] = next();
         break;
     case Sys::RingCreate:
         c.a[0] = slot_value(), c.a[1] = below(4) ? 12 + below(3) : any_value();
@@ -199,12 +196,10 @@ Call random_call() {
     return c;
 }
 
-// Blocking calls must not block for long: a zero timeout means "forever". RingWait takes an
-// absolute deadline: one in the past (most random values) times out at once.
+// The one blocking call must not block for long. RingWait takes an absolute deadline (0:
+// none): one in the past (most random values) times out at once. (The retired ProcessWait,
+// ThreadWait and IrqWait numbers stay in the draw: they answer Unsupported at once.)
 void bound_timeouts(Call& c) {
-    if (c.number == Sys::ProcessWait || c.number == Sys::ThreadWait || c.number == Sys::IrqWait)
-        if (c.a[1] == 0 || c.a[1] > 1'000'000)
-            c.a[1] = timeout_value();
     if (c.number == Sys::RingWait) {
         uint64_t now = sys::clock_ns();
         if (c.a[1] == 0 || c.a[1] > now + 1'000'000)

@@ -5,6 +5,7 @@
 
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 using namespace exo;
 using namespace exo::test;
@@ -36,7 +37,7 @@ int exo_main(uint64_t arg) {
     if (!child.ok())
         return summary("fuzz-test");
     ExitInfo exit{};
-    EXPECT_OK(sys::process_wait(child.value().process.slot(), 600'000'000'000, &exit));
+    EXPECT_OK(wait_process(child.value().process.slot(), sys::clock_ns() + 600'000'000'000, &exit));
     EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Exited));
     EXPECT_TRUE(exit.code == 0);
     child.value().process.reset();

@@ -14,6 +14,7 @@
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 #include <atomic>
 
@@ -157,7 +158,8 @@ void exit_heavy_child(uint64_t spinners) {
         EXPECT_OK(child.status());
         if (child.ok()) {
             ExitInfo exit{};
-            EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
+            EXPECT_OK(
+                wait_process(child.value().process.slot(), sys::clock_ns() + kTimeout, &exit));
             EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Exited) && exit.code == 0);
             child.value().process.reset();
             EXPECT_TRUE(settled_quota_use(child.value().quota.slot()) == 0);
@@ -166,14 +168,14 @@ void exit_heavy_child(uint64_t spinners) {
 
     stop_sleepers.store(true, std::memory_order_release);
     for (auto& t : sleeper)
-        EXPECT_OK(sys::thread_wait(t.slot(), kTimeout));
+        EXPECT_OK(wait_thread(t.slot(), sys::clock_ns() + kTimeout));
     EXPECT_TRUE(sleeper_waits.load(std::memory_order_relaxed) > 0);
     for (uint64_t i = 0; i < spinners && i < 8; ++i) {
         if (!spinner[i].process)
             continue;
         EXPECT_OK(sys::process_kill(spinner[i].process.slot()));
         ExitInfo exit{};
-        EXPECT_OK(sys::process_wait(spinner[i].process.slot(), kTimeout, &exit));
+        EXPECT_OK(wait_process(spinner[i].process.slot(), sys::clock_ns() + kTimeout, &exit));
         spinner[i].process.reset();
         EXPECT_TRUE(settled_quota_use(spinner[i].quota.slot()) == 0);
     }

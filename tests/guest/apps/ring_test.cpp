@@ -1,15 +1,19 @@
 // Root of the `user-rings` guest test: two processes ping-pong over a ring pair with checksums;
 // a capability crosses a ring (and cannot without the Grant right); the kernel's messages (a
-// child's exit, a timer) arrive on rings; killing the consumer mid-stream leaves the producer
-// with Closed, never a hang or a fault.
+// child's exit, a thread's end, a timer) arrive on rings; killing the consumer mid-stream
+// leaves the producer with Closed, never a hang or a fault.
 #include "expect.hpp"
 #include "ring_protocol.hpp"
 
 #include <exo/channel.hpp>
 #include <exo/events.hpp>
+#include <exo/layout.hpp>
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
+
+#include <atomic>
 
 using namespace exo;
 using namespace exo::test;
@@ -18,6 +22,7 @@ namespace {
 
 constexpr uint64_t kTimeout = 10'000'000'000;
 constexpr uint64_t kMessages = 20'000;
+constexpr uint64_t kThreadStack = 0x40000000; // one page, for thread_message()
 const BootInfo* boot;
 
 uint64_t deadline() {
@@ -159,6 +164,15 @@ void ping_pong_and_capability() {
                     child_event.exit.code == 0);
         ev.value().release();
     }
+    // Watched again once it has ended, the process is told of at once (a deadline of now).
+    EXPECT_OK(sys::process_watch(child.value().process.slot(), events.value().producer.slot()));
+    auto again = ev.value().receive(sys::clock_ns());
+    EXPECT_OK(again.status());
+    if (again.ok()) {
+        EXPECT_TRUE(again.value().type == kEventChild &&
+                    again.value().length == sizeof(ChildEvent));
+        ev.value().release();
+    }
     // Its producer end is gone with it: the answer ring reads Closed once drained.
     EXPECT_STATUS(channel.rx.receive(deadline()).status(), Status::Closed);
     child.value().process.reset();
@@ -185,6 +199,66 @@ void timer_message() {
         EXPECT_TRUE(t.fired >= t.deadline && t.deadline >= before + 2'000'000);
         rx.value().release();
     }
+}
+
+std::atomic<uint64_t> thread_runs{0};
+
+extern "C" [[noreturn]] void short_thread(uint64_t arg) {
+    thread_runs.fetch_add(arg, std::memory_order_relaxed);
+    sys::thread_exit();
+}
+
+// Checks the next message of `rx` (until `deadline`): a ThreadEvent{id, cookie}.
+void expect_thread_event(RingConsumer& rx, uint64_t deadline, uint64_t id, uint64_t cookie) {
+    auto message = rx.receive(deadline);
+    EXPECT_OK(message.status());
+    if (!message.ok())
+        return;
+    ThreadEvent event{};
+    EXPECT_TRUE(message.value().type == kEventThread &&
+                message.value().length == sizeof(ThreadEvent));
+    memcpy(&event, message.value().data, sizeof event);
+    EXPECT_TRUE(event.thread_id == id && event.cookie == cookie);
+    rx.release();
+}
+
+// A thread's end as a message: nothing while it has not started, ThreadEvent{id, cookie} once
+// it has ended, at once for a watch set after that, nothing for a watch removed.
+void thread_message() {
+    auto ring = ring_create(kSlotMemory, 12);
+    auto stack = frame_alloc(kSlotMemory, 1);
+    auto a = allocate_slot(), b = allocate_slot();
+    EXPECT_OK(ring.status());
+    EXPECT_OK(stack.status());
+    if (!ring.ok() || !stack.ok() || !a.ok() || !b.ok())
+        return;
+    EXPECT_OK(sys::frame_map(kSlotAddressSpace, stack.value().slot(), kThreadStack, kMapWrite));
+    const uint64_t top = kThreadStack + kPageSize - 8;
+    Slot producer = ring.value().producer.slot();
+    auto rx = RingConsumer::attach(static_cast<Cap<Ring>&&>(ring.value().consumer));
+    EXPECT_OK(rx.status());
+    if (!rx.ok())
+        return;
+    Cap<Thread> first = Cap<Thread>::adopt(a.value()), second = Cap<Thread>::adopt(b.value());
+
+    EXPECT_OK(sys::thread_create(kSlotSelf, kSlotMemory, first.slot()));
+    EXPECT_OK(sys::thread_watch(first.slot(), producer, 0xA));
+    EXPECT_STATUS(rx.value().receive(sys::clock_ns() + 2'000'000).status(), Status::TimedOut);
+    SysResult started = sys::thread_start(first.slot(), uint64_t(&short_thread), top, 1);
+    EXPECT_OK(started.status);
+    expect_thread_event(rx.value(), deadline(), started.value, 0xA);
+    EXPECT_TRUE(thread_runs.load(std::memory_order_relaxed) == 1);
+    EXPECT_OK(sys::thread_watch(first.slot(), producer, 0xB));
+    expect_thread_event(rx.value(), sys::clock_ns(), started.value, 0xB);
+
+    EXPECT_OK(sys::thread_create(kSlotSelf, kSlotMemory, second.slot()));
+    EXPECT_OK(sys::thread_watch(second.slot(), producer, 0xC));
+    EXPECT_OK(sys::thread_watch(second.slot(), kNullSlot, 0));
+    EXPECT_OK(sys::thread_start(second.slot(), uint64_t(&short_thread), top, 2).status);
+    EXPECT_OK(wait_thread(second.slot(), deadline()));
+    EXPECT_TRUE(thread_runs.load(std::memory_order_relaxed) == 3);
+    EXPECT_STATUS(rx.value().receive(sys::clock_ns() + 2'000'000).status(), Status::TimedOut);
+    EXPECT_OK(sys::frame_unmap(kSlotAddressSpace, kThreadStack));
 }
 
 // The consumer stops reading with the ring full; it is killed; the producer sees Closed.
@@ -217,7 +291,7 @@ void consumer_killed_mid_stream() {
     print("ring-test: %lu messages sent before the ring filled; after the kill: %s", sent,
           status_name(r.status()));
     ExitInfo exit{};
-    EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
+    EXPECT_OK(wait_process(child.value().process.slot(), sys::clock_ns() + kTimeout, &exit));
     EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Killed));
 }
 
@@ -227,6 +301,7 @@ int exo_main(uint64_t arg) {
     boot = reinterpret_cast<const BootInfo*>(arg);
     ping_pong_and_capability();
     timer_message();
+    thread_message();
     consumer_killed_mid_stream();
     return summary("ring-test");
 }

@@ -12,6 +12,7 @@
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 using namespace exo;
 using namespace exo::test;
@@ -138,7 +139,7 @@ int exo_main(uint64_t arg) {
     uint64_t good = 0;
     for (uint64_t i = 0; i < started; ++i) {
         ExitInfo exit{};
-        EXPECT_OK(sys::process_wait(children[i].process.slot(), kTimeout, &exit));
+        EXPECT_OK(wait_process(children[i].process.slot(), sys::clock_ns() + kTimeout, &exit));
         const bool ok = exit.reason == uint32_t(ExitReason::Exited) && exit.code == 0;
         if (!ok)
             print("server-test: client %lu ended: reason %u code %ld", i, exit.reason, exit.code);
@@ -178,7 +179,7 @@ int exo_main(uint64_t arg) {
 
     EXPECT_OK(sys::process_kill(server.value().process.slot()));
     ExitInfo exit{};
-    EXPECT_OK(sys::process_wait(server.value().process.slot(), kTimeout, &exit));
+    EXPECT_OK(wait_process(server.value().process.slot(), sys::clock_ns() + kTimeout, &exit));
     EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Killed));
     // Its end of our connection closed with it.
     EXPECT_STATUS(channel.rx.receive(sys::clock_ns() + kTimeout).status(), Status::Closed);

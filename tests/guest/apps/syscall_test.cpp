@@ -13,6 +13,7 @@
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
+#include <exo/wait.hpp>
 
 using namespace exo;
 using namespace exo::test;
@@ -54,6 +55,48 @@ Slot copy_of(Slot src, uint32_t rights) {
 void drop(Slot s) {
     (void)sys::cap_delete(s);
     free_slot(s);
+}
+
+uint64_t after(uint64_t ns) {
+    return sys::clock_ns() + ns;
+}
+
+uint64_t quota_used() {
+    MemoryInfo info{};
+    return sys::memory_info(kSlotMemory, &info) == Status::Ok ? info.used : ~0ull;
+}
+
+// The checks every watch makes (ProcessWatch, ThreadWatch): `target` is a live capability of
+// the right type with Read, `none` the same without it, `other` a capability of another type.
+// Pointers no longer apply: the end arrives as a message on the ring.
+template <typename Watch>
+void check_watch_arguments(Watch watch, Slot target, Slot none, Slot other) {
+    auto ring = ring_create(kSlotMemory, 12);
+    EXPECT_OK(ring.status());
+    if (!ring.ok())
+        return;
+    Slot producer = ring.value().producer.slot(), consumer = ring.value().consumer.slot();
+    Slot producer_ro = copy_of(producer, kRightRead), empty = slot();
+    EXPECT_STATUS(watch(other, producer), Status::WrongType);
+    EXPECT_STATUS(watch(target, kSlotLog), Status::WrongType);
+    EXPECT_STATUS(watch(target, consumer), Status::InvalidArgument); // the kernel produces
+    EXPECT_STATUS(watch(none, producer), Status::AccessDenied);
+    EXPECT_STATUS(watch(target, producer_ro), Status::AccessDenied); // Write on the end
+    EXPECT_STATUS(watch(none, kNullSlot), Status::AccessDenied);     // removing needs Read too
+    EXPECT_STATUS(watch(kOutOfRange, producer), Status::OutOfRange);
+    EXPECT_STATUS(watch(target, kOutOfRange), Status::OutOfRange);
+    EXPECT_STATUS(watch(empty, producer), Status::NotFound);
+    EXPECT_STATUS(watch(target, empty), Status::NotFound);
+    // One watcher: a second is refused until the first is removed (kNullSlot); removing none
+    // is no error.
+    EXPECT_OK(watch(target, producer));
+    EXPECT_STATUS(watch(target, producer), Status::BadState);
+    EXPECT_OK(watch(target, kNullSlot));
+    EXPECT_OK(watch(target, kNullSlot));
+    EXPECT_OK(watch(target, producer));
+    EXPECT_OK(watch(target, kNullSlot));
+    for (Slot s : {producer_ro, empty})
+        drop(s);
 }
 
 void test_basic() {
@@ -325,30 +368,45 @@ void test_threads() {
     EXPECT_OK(sys::frame_map(kSlotAddressSpace, stack, kMapArea + 0x100000, kMapWrite));
     uint64_t top = kMapArea + 0x100000 + 4 * 4096 - 8; // as if a call had pushed a return address
     EXPECT_OK(sys::thread_create(kSlotSelf, kSlotMemory, t));
-    EXPECT_STATUS(sys::thread_wait(t, 1'000'000), Status::TimedOut); // not started
+    Slot t_none = copy_of(t, 0);
+    auto thread_watch = [](Slot thread, Slot end) { return sys::thread_watch(thread, end, 7); };
+    check_watch_arguments(thread_watch, t, t_none, kSlotSelf);
+    EXPECT_STATUS(syscall(Sys::ThreadWait, t, 1'000'000).status, Status::Unsupported); // retired
+    EXPECT_STATUS(wait_thread(t, after(1'000'000)), Status::TimedOut); // never started
     EXPECT_STATUS(sys::thread_start(t, kKernel, top, 0).status, Status::OutOfRange);
     EXPECT_STATUS(sys::thread_start(t, uint64_t(&thread_main), kKernel, 0).status,
                   Status::OutOfRange);
     EXPECT_OK(sys::thread_start(t, uint64_t(&thread_main), top, 41).status);
     EXPECT_STATUS(sys::thread_start(t, uint64_t(&thread_main), top, 1).status, Status::BadState);
-    EXPECT_OK(sys::thread_wait(t, kTimeout));
+    EXPECT_OK(wait_thread(t, after(kTimeout)));
     EXPECT_TRUE(thread_runs.load(std::memory_order_acquire) == 41);
+    // A second thread, waited for while this thread's quota is watched: the wait's ring comes
+    // and goes, so only the page tables of the first wait's mapping stay (as any mapping's do).
+    uint64_t before = quota_used();
+    EXPECT_OK(sys::thread_create(kSlotSelf, kSlotMemory, x));
+    EXPECT_OK(sys::thread_start(x, uint64_t(&thread_main), top, 1).status);
+    EXPECT_OK(wait_thread(x, after(kTimeout)));
+    EXPECT_TRUE(thread_runs.load(std::memory_order_acquire) == 42);
+    drop(x);
+    x = slot();
+    EXPECT_TRUE(settled_quota_use(kSlotMemory, before) == before);
     EXPECT_STATUS(sys::thread_create(kSlotLog, kSlotMemory, x), Status::WrongType);
     EXPECT_STATUS(sys::thread_create(kSlotSelf, kSlotLog, x), Status::WrongType);
     Slot self_ro = copy_of(kSlotSelf, kRightRead);
     EXPECT_STATUS(sys::thread_create(self_ro, kSlotMemory, x), Status::AccessDenied);
-    EXPECT_STATUS(sys::thread_wait(kSlotLog, 1), Status::WrongType);
+    EXPECT_STATUS(wait_thread(kSlotLog, after(1)), Status::WrongType);
     EXPECT_STATUS(sys::thread_start(kSlotLog, uint64_t(&thread_main), top, 0).status,
                   Status::WrongType);
     Slot t_ro = copy_of(t, kRightRead);
     EXPECT_STATUS(sys::thread_start(t_ro, uint64_t(&thread_main), top, 0).status,
                   Status::AccessDenied);
-    EXPECT_OK(sys::thread_wait(t_ro, 1)); // Read is enough to wait; it has ended
-    Slot t_none = copy_of(t, 0);
-    EXPECT_STATUS(sys::thread_wait(t_none, 1), Status::AccessDenied);
+    EXPECT_OK(wait_thread(t_ro, after(1))); // Read is enough to watch; it has ended
+    EXPECT_STATUS(wait_thread(t_none, after(1)), Status::AccessDenied);
     drop(t_ro);
-    drop(t_none);
-    EXPECT_STATUS(sys::thread_wait(t_none, 1), Status::NotFound);
+    // Deleted but still allocated here: the wait's own ring ends must not take the slot.
+    EXPECT_OK(sys::cap_delete(t_none));
+    EXPECT_STATUS(wait_thread(t_none, after(1)), Status::NotFound);
+    free_slot(t_none);
     EXPECT_OK(sys::frame_unmap(kSlotAddressSpace, kMapArea + 0x100000));
     for (Slot s : {t, stack, x, self_ro})
         drop(s);
@@ -375,7 +433,8 @@ void test_processes() {
     EXPECT_STATUS(sys::process_create(q, kSlotLog, p, name, 9), Status::WrongType);
     EXPECT_OK(sys::process_create(q, as, p, name, 9));
     Slot p_none = copy_of(p, kRightDuplicate);
-    EXPECT_STATUS(sys::process_wait(p_none, 1, &exit), Status::AccessDenied);
+    check_watch_arguments(sys::process_watch, p, p_none, kSlotLog);
+    EXPECT_STATUS(wait_process(p_none, after(1), &exit), Status::AccessDenied);
     EXPECT_STATUS(sys::process_grant(p_none, kSlotLog, 23, kRightWrite), Status::AccessDenied);
     drop(p_none);
     // Grant: only before start, never the process's own two slots, never Process/Thread caps.
@@ -387,17 +446,25 @@ void test_processes() {
     EXPECT_STATUS(sys::process_grant(p, no_grant, 21, kRightWrite), Status::AccessDenied);
     EXPECT_STATUS(sys::process_grant(p, kSlotLog, kOutOfRange, kRightWrite), Status::OutOfRange);
     // Waiting on a process that never started times out; kill ends it at once.
-    EXPECT_STATUS(sys::process_wait(p, 1'000'000, &exit), Status::TimedOut);
-    EXPECT_STATUS(sys::process_wait(p, 1, nullptr), Status::OutOfRange);
-    EXPECT_STATUS(sys::process_wait(p, 1, reinterpret_cast<ExitInfo*>(misaligned())),
-                  Status::Misaligned);
-    EXPECT_STATUS(sys::process_wait(p, 1, reinterpret_cast<ExitInfo*>(kKernel)),
-                  Status::OutOfRange);
+    EXPECT_STATUS(wait_process(p, after(1'000'000), &exit), Status::TimedOut);
+    EXPECT_STATUS(syscall(Sys::ProcessWait, p, 1, uint64_t(&exit)).status,
+                  Status::Unsupported); // retired
+    // A process watched already (by a server's event ring, say) cannot be waited for.
+    {
+        auto ring = ring_create(kSlotMemory, 12);
+        EXPECT_OK(ring.status());
+        if (ring.ok()) {
+            EXPECT_OK(sys::process_watch(p, ring.value().producer.slot()));
+            EXPECT_STATUS(wait_process(p, after(1), &exit), Status::BadState);
+            EXPECT_OK(sys::process_watch(p, kNullSlot));
+        }
+    }
     EXPECT_STATUS(sys::process_start(p, kKernel, kStackTop, 0).status, Status::OutOfRange);
     EXPECT_STATUS(sys::process_start(kSlotLog, 0x400000, kStackTop, 0).status, Status::WrongType);
     EXPECT_OK(sys::process_kill(p));
-    EXPECT_OK(sys::process_wait(p, kTimeout, &exit));
+    EXPECT_OK(wait_process(p, after(kTimeout), &exit));
     EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Killed));
+    EXPECT_OK(wait_process(p, after(1), nullptr)); // ended: at once; the record is optional
     EXPECT_STATUS(sys::process_start(p, 0x400000, kStackTop, 0).status, Status::BadState);
     EXPECT_STATUS(sys::process_grant(p, kSlotLog, 22, kRightWrite), Status::BadState);
     drop(p);
@@ -409,7 +476,7 @@ void test_processes() {
     auto child = start_fault_child(*boot, ChildMode::Exit, 9);
     EXPECT_OK(child.status());
     if (child.ok()) {
-        EXPECT_OK(sys::process_wait(child.value().process.slot(), kTimeout, &exit));
+        EXPECT_OK(wait_process(child.value().process.slot(), after(kTimeout), &exit));
         EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Exited) && exit.code == 9);
         EXPECT_STATUS(
             sys::process_start(child.value().process.slot(), 0x400000, kStackTop, 0).status,
@@ -422,10 +489,10 @@ void test_processes() {
     auto spinner = start_fault_child(*boot, ChildMode::Spin);
     EXPECT_OK(spinner.status());
     if (spinner.ok()) {
-        EXPECT_STATUS(sys::process_wait(spinner.value().process.slot(), 1'000'000, &exit),
+        EXPECT_STATUS(wait_process(spinner.value().process.slot(), after(1'000'000), &exit),
                       Status::TimedOut);
         EXPECT_OK(sys::process_kill(spinner.value().process.slot()));
-        EXPECT_OK(sys::process_wait(spinner.value().process.slot(), kTimeout, &exit));
+        EXPECT_OK(wait_process(spinner.value().process.slot(), after(kTimeout), &exit));
         EXPECT_TRUE(exit.reason == uint32_t(ExitReason::Killed));
     }
     // A malformed ELF is refused before anything is created (and nothing stays charged).

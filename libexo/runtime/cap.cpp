@@ -6,9 +6,23 @@
 namespace exo {
 namespace {
 
-constexpr uint32_t kWords = kCapSlots / 64;
+constexpr uint32_t kWords = kRootCapSlots / 64;
 // A set bit marks a slot in use; the slots below kFirstFreeSlot are the process's fixed ones.
 constinit std::atomic<uint64_t> used[kWords] = {};
+// The words of `used` this process's table covers: ProcessInfo::cap_slots, read once.
+constinit std::atomic<uint32_t> table_words{0};
+
+uint32_t words() {
+    uint32_t n = table_words.load(std::memory_order_relaxed);
+    if (n == 0) {
+        ProcessInfo info{};
+        n = sys::process_info(kSlotSelf, &info) == Status::Ok && info.cap_slots >= 64
+                ? (info.cap_slots < kRootCapSlots ? info.cap_slots : kRootCapSlots) / 64
+                : kCapSlots / 64;
+        table_words.store(n, std::memory_order_relaxed);
+    }
+    return n;
+}
 
 template <typename T>
 Result<Cap<T>> create(Status (*call)(Slot, uint64_t, Slot), Slot source, uint64_t arg) {
@@ -23,7 +37,8 @@ Result<Cap<T>> create(Status (*call)(Slot, uint64_t, Slot), Slot source, uint64_
 } // namespace
 
 Result<Slot> allocate_slot() {
-    for (uint32_t w = 0; w < kWords; ++w) {
+    const uint32_t n = words();
+    for (uint32_t w = 0; w < n; ++w) {
         uint64_t bits = used[w].load(std::memory_order_relaxed);
         for (;;) {
             uint64_t reserved = w == 0 ? (uint64_t(1) << kFirstFreeSlot) - 1 : 0;
@@ -39,7 +54,7 @@ Result<Slot> allocate_slot() {
 }
 
 void free_slot(Slot slot) {
-    if (slot >= kFirstFreeSlot && slot < kCapSlots)
+    if (slot >= kFirstFreeSlot && slot < kRootCapSlots)
         used[slot / 64].fetch_and(~(uint64_t(1) << (slot % 64)), std::memory_order_acq_rel);
 }
 

@@ -95,5 +95,6 @@ bool memory(const Context&);  // memory.cpp: frames, kernel heap, kernel page ma
 bool sched(const Context&);   // sched.cpp: context switches, pick-next, wake-to-run latency
 bool syscall(const Context&); // syscall.cpp: null syscall, capability copy (in ring 3)
 bool ring(const Context&);    // syscall.cpp: fusion-ring messages (in ring 3)
+bool server(const Context&);  // syscall.cpp: a server under load and its restart (init, ring 3)
 
 } // namespace mk::bench

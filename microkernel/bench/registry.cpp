@@ -14,6 +14,7 @@ constexpr Benchmark kBenchmarks[] = {
     {"sched", sched},
     {"syscall", syscall},
     {"ring", ring},
+    {"server", server},
 };
 
 constinit uint64_t samples[kMaxSamples] = {};

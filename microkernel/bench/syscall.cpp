@@ -1,7 +1,7 @@
-// Benchmark tables "syscall" and "ring": measured in ring 3 by the programs bench-syscall and
-// bench-ring (tests/guest/apps), which the kernel starts as the root process here and which
-// print their own tables through a raw Log capability. The kernel only runs them and reports
-// whether they ended well.
+// Benchmark tables "syscall", "ring" and "server": measured in ring 3 by the programs
+// bench-syscall, bench-ring and bench-server (tests/guest/apps), which the kernel starts here
+// (bench-server through init) and which print their own tables through a raw Log capability. The
+// kernel only runs them and reports whether they ended well.
 #include "bench/bench.hpp"
 #include "core/log.hpp"
 #include "user/root_process.hpp"
@@ -10,9 +10,9 @@ namespace mk::bench {
 
 namespace {
 
-// Runs `program` as the root process; true when it exited with 0.
-bool run_user_benchmark(const Context& context, const char* program) {
-    auto root = user::start_root(context.boot, program, "");
+// Runs `program` as the root process with `args`; true when it exited with 0.
+bool run_user_benchmark(const Context& context, const char* program, const char* args = "") {
+    auto root = user::start_root(context.boot, program, args);
     if (!root.ok())
         return false;
     auto end = root.value()->wait(0);
@@ -32,6 +32,12 @@ bool syscall(const Context& context) {
 
 bool ring(const Context& context) {
     return run_user_benchmark(context, "bench-ring");
+}
+
+// init with the benchmark's manifest: an echo-server, 64 load clients and bench-server, which
+// measures through init's connections and supervision and prints the table.
+bool server(const Context& context) {
+    return run_user_benchmark(context, "init", "once,manifest=bench-manifest");
 }
 
 } // namespace mk::bench

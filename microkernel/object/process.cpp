@@ -27,12 +27,14 @@ namespace {
 constinit std::atomic<uint64_t> next_process_id{1};
 constinit std::atomic<uint64_t> next_thread_id{1};
 
-constexpr uint64_t kSlotBytes = uint64_t(exo::kCapSlots) * sizeof(CapSlot);
-constexpr unsigned kSlotsOrder = kSlotBytes <= kPageSize       ? 0
-                                 : kSlotBytes <= 2 * kPageSize ? 1
-                                 : kSlotBytes <= 4 * kPageSize ? 2
-                                                               : 3;
-static_assert(kSlotBytes <= (kPageSize << kSlotsOrder));
+// The buddy order of a table of `count` capability slots.
+constexpr unsigned slots_order(uint32_t count) {
+    unsigned order = 0;
+    while ((kPageSize << order) < uint64_t(count) * sizeof(CapSlot))
+        ++order;
+    return order;
+}
+static_assert(slots_order(exo::kRootCapSlots) <= 5, "the root's table: at most 128 KiB");
 constexpr uint64_t kIoBitmapPages = 2;
 
 // What a started user thread makes the kernel hold, charged from its start until a reaper has
@@ -65,27 +67,29 @@ void interrupt_other_cpus() {
 
 // ---- Process -------------------------------------------------------------------------------
 
-Process::Process(const char* name, size_t name_length, CapSlot* slots, unsigned slots_order)
+Process::Process(const char* name, size_t name_length, CapSlot* slots, uint32_t slot_count,
+                 unsigned order)
     : KernelObject(kType), id_(next_process_id.fetch_add(1, std::memory_order_relaxed)),
-      caps_(slots, exo::kCapSlots), slots_(slots), slots_order_(slots_order) {
+      caps_(slots, slot_count), slots_(slots), slots_order_(order) {
     size_t n = name_length < exo::kMaxProcessName ? name_length : exo::kMaxProcessName;
     __builtin_memcpy(name_, name, n);
     name_[n] = '\0';
 }
 
 exo::Result<Ref<Process>> Process::create(Memory& quota, Ref<AddressSpace> space, const char* name,
-                                          size_t name_length) {
-    uint64_t bytes = kPageSize << kSlotsOrder;
+                                          size_t name_length, uint32_t slot_count) {
+    const unsigned order = slots_order(slot_count);
+    uint64_t bytes = kPageSize << order;
     TRY(quota.charge(bytes));
-    auto storage = pmm::allocate(kSlotsOrder);
+    auto storage = pmm::allocate(order);
     if (!storage.ok()) {
         quota.uncharge(bytes);
         return storage.status();
     }
     auto* slots = vm::phys_to_virt<CapSlot>(storage.value()); // CapTable constructs them
-    auto process = allocate_object<Process>(&quota, name, name_length, slots, kSlotsOrder);
+    auto process = allocate_object<Process>(&quota, name, name_length, slots, slot_count, order);
     if (!process.ok()) {
-        (void)pmm::free(storage.value(), kSlotsOrder);
+        (void)pmm::free(storage.value(), order);
         quota.uncharge(bytes);
         return process.status();
     }
@@ -162,6 +166,7 @@ void Process::abort_waits(Thread& thread) {
 exo::ProcessInfo Process::info() {
     exo::ProcessInfo out{};
     out.id = id_;
+    out.cap_slots = caps_.size();
     ProcessState s = state();
     out.state = uint32_t(s == ProcessState::Created   ? exo::ProcessState::Created
                          : s == ProcessState::Running ? exo::ProcessState::Running

@@ -31,8 +31,10 @@ class Process final : public KernelObject {
 public:
     static constexpr exo::ObjectType kType = exo::ObjectType::Process;
 
+    // With `slot_count` capability slots (kCapSlots; the root has kRootCapSlots), charged.
     static exo::Result<Ref<Process>> create(Memory& quota, Ref<AddressSpace> space,
-                                            const char* name, size_t name_length);
+                                            const char* name, size_t name_length,
+                                            uint32_t slot_count = exo::kCapSlots);
 
     uint64_t id() const { return id_; }
     const char* name() const { return name_; }
@@ -62,7 +64,8 @@ public:
     // Its id, state, name, threads and how often they were woken (ProcessInfo).
     exo::ProcessInfo info();
 
-    Process(const char* name, size_t name_length, CapSlot* slots, unsigned slots_order);
+    Process(const char* name, size_t name_length, CapSlot* slots, uint32_t slot_count,
+            unsigned order);
 
 private:
     friend class UserThread;

@@ -30,9 +30,10 @@ inline Process& self() {
     return *current_process();
 }
 
-// A capability slot argument: slots are 32-bit; anything larger is OutOfRange.
+// A capability slot argument: beyond the largest table (the root's) is OutOfRange here; the
+// process's own table checks its size.
 inline exo::Result<exo::Slot> slot_arg(uint64_t value) {
-    if (value >= exo::kCapSlots)
+    if (value >= exo::kRootCapSlots)
         return exo::Status::OutOfRange;
     return exo::Slot(value);
 }

@@ -156,7 +156,8 @@ exo::Result<Ref<Process>> start_root(const mb2::BootInfo& boot, std::string_view
     TRY(map_modules(*space, boot, info));
 
     auto process =
-        TRY(Process::create(*quota, space, module->name, __builtin_strlen(module->name)));
+        TRY(Process::create(*quota, space, module->name, __builtin_strlen(module->name),
+                            exo::kRootCapSlots));
     if (auto s = give_machine(*process, *quota); s != exo::Status::Ok)
         return s;
     auto main = TRY(UserThread::create(*quota, *process));

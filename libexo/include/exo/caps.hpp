@@ -10,7 +10,10 @@ namespace exo {
 // A slot index in the calling process's capability space. Slot 0 is never valid.
 using Slot = uint32_t;
 inline constexpr Slot kNullSlot = 0;
-inline constexpr uint32_t kCapSlots = 256;
+inline constexpr uint32_t kCapSlots = 256; // a process's slots (ProcessCreate)
+// The root process's (init's): it holds the links and accept rings of up to 128 programs.
+// ProcessInfo::cap_slots says which a process has.
+inline constexpr uint32_t kRootCapSlots = 1024;
 
 enum class ObjectType : uint16_t {
     None = 0, // an empty slot
@@ -109,10 +112,12 @@ struct ProcessInfo {
     uint64_t id;
     uint32_t state;   // ProcessState
     uint32_t threads; // started and not yet ended
-    uint64_t wakeups; // times its threads were woken from a wait, since it started
-    char name[32];    // NUL-terminated
+    uint64_t wakeups;   // times its threads were woken from a wait, since it started
+    uint32_t cap_slots; // its capability slots: kCapSlots, or kRootCapSlots for the root
+    uint32_t reserved;
+    char name[32]; // NUL-terminated
 };
-static_assert(sizeof(ProcessInfo) == 56);
+static_assert(sizeof(ProcessInfo) == 64 && offsetof(ProcessInfo, cap_slots) == 24);
 
 // Slots every process starts with (ProcessStart installs 1 and 2; the creator grants the rest).
 inline constexpr Slot kSlotSelf = 1;         // Process: Read, Manage, Duplicate

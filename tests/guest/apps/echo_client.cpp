@@ -168,6 +168,23 @@ int given_up(uint64_t seed) {
     return 10;
 }
 
+// Requests until the server goes; anything else is a failure.
+int load(uint64_t seed) {
+    auto c = connect_echo(seed);
+    if (!c.ok())
+        return 2;
+    RpcClient rpc(c.value());
+    for (uint64_t n = 0;; ++n) {
+        Status s = checked_request(rpc, seed, n);
+        if (s == Status::Closed)
+            return 0;
+        if (s != Status::Ok) {
+            print("echo-client %lu: request %lu: %s", seed, n, status_name(s));
+            return s == Status::Malformed ? 4 : 3;
+        }
+    }
+}
+
 int under_init(EchoMode mode) {
     ProcessInfo self{};
     (void)sys::process_info(kSlotSelf, &self);
@@ -185,6 +202,8 @@ int under_init(EchoMode mode) {
         return crasher(seed);
     case EchoMode::Ungranted:
         return ungranted(seed);
+    case EchoMode::Load:
+        return load(seed);
     default:
         return given_up(seed);
     }

@@ -24,8 +24,10 @@ struct EchoStats {
     uint64_t accepted; // since the server started
     uint64_t dropped;  // clients that left or were dropped
     uint64_t sleeps;   // waits on the event ring
+    uint64_t served;   // requests answered, all clients
+    uint64_t notifies; // RingNotify calls the server made
 };
-static_assert(sizeof(EchoStats) == 32);
+static_assert(sizeof(EchoStats) == 48);
 
 // What echo-client does, by its argument's low byte; the next bytes are a seed.
 enum class EchoMode : uint8_t {
@@ -41,6 +43,8 @@ enum class EchoMode : uint8_t {
                     // must read Closed, reconnect and make 200 more
     Ungranted = 7,  // connecting to "echo" must be refused with AccessDenied
     GivenUp = 8,    // connecting to "crashy" must end in Unavailable, and stay so
+    Load = 9,       // checked requests until the server goes (Closed): then it exits 0 (the
+                    // steady load of bench-server)
 };
 inline constexpr uint32_t kEchoRequests = 1000;
 // Supervised clients in the supervision test's manifest (tests/guest/manifests/supervise.manifest).

@@ -30,8 +30,9 @@ Status handle(void*, Server::Client&, const Request& request, exo::Reply& reply)
         *reinterpret_cast<volatile uint64_t*>(0) = 0;
     }
     if (request.type == kMsgStats) {
-        EchoStats stats{the_server->core().clients(), the_server->accepted(), the_server->dropped(),
-                        the_server->core().sleeps()};
+        EchoStats stats{the_server->core().clients(), the_server->accepted(),
+                        the_server->dropped(),         the_server->core().sleeps(),
+                        the_server->core().served(),   ring_notifies()};
         memcpy(reply.data, &stats, sizeof stats);
         reply.length = sizeof stats;
         return Status::Ok;

@@ -25,7 +25,7 @@ constexpr uint64_t kKernel = 0xFFFFFFFF80100000ull;
 constexpr uint64_t kNonCanonical = 0x0000800000000000ull;
 constexpr uint64_t kUnmapped = 0x30000000;
 constexpr uint64_t kMapArea = 0x50000000; // where this test maps frames
-constexpr Slot kOutOfRange = kCapSlots + 4;
+constexpr Slot kOutOfRange = kRootCapSlots + 4; // beyond every table, the root's too
 constexpr uint64_t kTimeout = 10'000'000'000;
 
 const char kReadOnlyText[16] = "read-only";

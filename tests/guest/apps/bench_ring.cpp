@@ -9,9 +9,9 @@
 
 #include "bench_output.hpp"
 
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <exo/channel.hpp>
 #include <exo/format.hpp>
 #include <exo/libc.h>

@@ -5,9 +5,9 @@
 // BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
 #include "bench_output.hpp"
 
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <exo/cap.hpp>
 #include <exo/format.hpp>
 #include <exo/log.hpp>

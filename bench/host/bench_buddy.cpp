@@ -6,11 +6,11 @@
 #include "support.hpp"
 #include <algorithm>
 
-#include <bench/compare.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
 #include <cstdio>
 #include <ctime>
+#include <exo/bench/compare.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <random>
 #include <vector>
 

@@ -10,12 +10,12 @@
 #include "../../tests/host/ring_host.hpp" // the ring over a memfd double mapping, a futex waiter
 
 #include <atomic>
-#include <bench/compare.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdio>
 #include <cstring>
+#include <exo/bench/compare.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <memory>
 #include <mutex>
 #include <pthread.h>

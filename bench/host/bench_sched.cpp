@@ -5,11 +5,11 @@
 
 #include "support.hpp"
 
-#include <bench/compare.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
 #include <cstdio>
 #include <ctime>
+#include <exo/bench/compare.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <vector>
 
 using namespace exo::bench;

@@ -1,5 +1,5 @@
 // In-kernel benchmarks, chosen with `bench=NAME[,NAME...]` or `bench=all` on the command line and
-// run instead of the normal boot. Each one measures with the portable benchmark core (bench/core)
+// run instead of the normal boot. Each one measures with the portable benchmark core (exo/bench)
 // and prints one table on the serial console, as CSV and as Markdown between marker lines; the
 // guest runner (bench/guest/run.py, `./exo bench guest`) cuts the tables out of the serial log.
 // Under `qemu -icount shift=0` the TSC counts guest instructions, so the unit is "insns".
@@ -12,9 +12,9 @@
 #include "lib/cmdline.hpp"
 #include "lib/multiboot2.hpp"
 
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
 #include <exo/result.hpp>
 
 #include <stddef.h>

@@ -14,7 +14,7 @@
 #include "mm/kernel_space.hpp"
 #include "mm/physical.hpp"
 
-#include <bench/compare.hpp>
+#include <exo/bench/compare.hpp>
 #include <new>
 
 namespace mk::bench {

@@ -9,8 +9,8 @@
 #include "sched/wait_queue.hpp"
 
 #include <atomic>
-#include <bench/compare.hpp>
-#include <bench/stats.hpp>
+#include <exo/bench/compare.hpp>
+#include <exo/bench/stats.hpp>
 
 extern "C" mk::Thread* switch_context(mk::Thread* prev, mk::Thread* next);
 extern "C" mk::Thread* switch_context_full(mk::Thread* prev, mk::Thread* next);

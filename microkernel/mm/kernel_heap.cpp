@@ -1,14 +1,16 @@
-// Kernel heap over ObjectCache (lib/object_cache.hpp) and the buddy (mm/physical). One lock per
-// size class (interrupts disabled while held); per-CPU magazines would remove the sharing.
+// Kernel heap over exo::ObjectCache (libexo, exo/object_cache.hpp) and the buddy (mm/physical).
+// One lock per size class (interrupts disabled while held); per-CPU magazines would remove the
+// sharing.
 #include "mm/kernel_heap.hpp"
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/spinlock.hpp"
 #include "core/log.hpp"
 #include "core/panic.hpp"
-#include "lib/object_cache.hpp"
 #include "mm/kernel_space.hpp"
 #include "mm/physical.hpp"
+
+#include <exo/object_cache.hpp>
 
 #include <new>
 
@@ -26,6 +28,7 @@ struct FramePageSource {
         EXO_ASSERT(r.ok(), "a slab page was not a buddy frame");
     }
 };
+using Cache = exo::ObjectCache<FramePageSource>;
 
 constexpr size_t kClassCount = 8; // 16, 32, ..., 2048
 constexpr const char* kClassNames[kClassCount] = {"heap-16",  "heap-32",  "heap-64",   "heap-128",
@@ -34,19 +37,18 @@ constexpr const char* kClassNames[kClassCount] = {"heap-16",  "heap-32",  "heap-
 constinit FramePageSource pages{};
 // Constructed on first use, not by a global constructor: the heap is usable as soon as the
 // buddy is, whatever the order of .init_array.
-alignas(ObjectCache<FramePageSource>) constinit unsigned char storage[kClassCount][sizeof(
-    ObjectCache<FramePageSource>)] = {};
+alignas(Cache) constinit unsigned char storage[kClassCount][sizeof(Cache)] = {};
 constinit bool ready = false;
 constinit IrqSpinLock locks[kClassCount] = {};
 
-ObjectCache<FramePageSource>& cache(size_t index) {
+Cache& cache(size_t index) {
     if (!ready) {
         for (size_t i = 0; i < kClassCount; ++i)
-            new (storage[i]) ObjectCache<FramePageSource>(
-                kClassNames[i], kMinClass << i, kMinClass << i > 64 ? 64 : kMinClass << i, pages);
+            new (storage[i]) Cache(kClassNames[i], kMinClass << i,
+                                   kMinClass << i > 64 ? 64 : kMinClass << i, pages);
         ready = true;
     }
-    return *std::launder(reinterpret_cast<ObjectCache<FramePageSource>*>(storage[index]));
+    return *std::launder(reinterpret_cast<Cache*>(storage[index]));
 }
 
 exo::Result<size_t> class_of(size_t size) {
@@ -92,7 +94,7 @@ size_t pages_held() {
 
 void log_stats() {
     for (size_t i = 0; i < kClassCount; ++i) {
-        ObjectCache<FramePageSource>::Stats s;
+        Cache::Stats s;
         {
             LockGuard guard(locks[i]);
             s = cache(i).stats();

@@ -1,8 +1,8 @@
-// Benchmark verdicts and reports (bench/core): baseline comparison rules, exact CSV and Markdown
-// output, RFC 4180 quoting, Markdown escaping, and the marker lines that cut a serial log.
+// Benchmark verdicts and reports (libexo, exo/bench): baseline comparison rules, exact CSV and
+// Markdown output, RFC 4180 quoting, Markdown escaping, and the marker lines that cut a serial log.
 #include "support.hpp"
 
-#include <bench/report.hpp>
+#include <exo/bench/report.hpp>
 
 #include <catch2/catch.hpp>
 #include <sstream>

@@ -1,10 +1,10 @@
-// Benchmark core (bench/core): fixed-point helpers, statistics against numpy's 'linear'
+// Benchmark core (libexo, exo/bench): fixed-point helpers, statistics against numpy's 'linear'
 // percentiles, the Runner under a scripted clock, and the TSC clocks.
 #include "support.hpp"
 
-#include <bench/cycles.hpp>
-#include <bench/runner.hpp>
-#include <bench/stats.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/runner.hpp>
+#include <exo/bench/stats.hpp>
 
 #include <algorithm>
 #include <catch2/catch.hpp>

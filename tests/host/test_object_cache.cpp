@@ -1,10 +1,11 @@
-// Slab object cache on aligned_alloc'd pages: alignment and non-overlap, randomized churn,
-// page-source exhaustion, rejected frees that change nothing, poisoning and the typed front end.
+// Slab object cache (libexo, exo/object_cache.hpp) on aligned_alloc'd pages: alignment and
+// non-overlap, randomized churn, page-source exhaustion, rejected frees that change nothing,
+// poisoning and the typed front end.
 #include "support.hpp"
 
-#include "lib/object_cache.hpp"
-
 #include <catch2/catch.hpp>
+#include <exo/object_cache.hpp>
+
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -12,8 +13,9 @@
 #include <set>
 #include <vector>
 
+using exo::ObjectCache;
 using exo::Status;
-using namespace mk;
+using exo::TypedCache;
 
 namespace {
 
@@ -41,6 +43,18 @@ struct TestPages {
 };
 
 using Cache = ObjectCache<TestPages>;
+
+// The page-source interface is checked when a cache is named, not deep inside its first use.
+struct NoFree {
+    exo::Result<void*> allocate_page();
+};
+struct WrongResult {
+    void* allocate_page();
+    void free_page(void*);
+};
+static_assert(exo::PageSource<TestPages>);
+static_assert(!exo::PageSource<NoFree>);
+static_assert(!exo::PageSource<WrongResult>);
 
 bool same_stats(const Cache::Stats& a, const Cache::Stats& b) {
     return a.object_size == b.object_size && a.objects_per_slab == b.objects_per_slab &&

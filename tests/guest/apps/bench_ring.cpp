@@ -7,11 +7,11 @@
 //   message, and the ring syscalls (RingWait, RingNotify) both sides made for them.
 #include "ring_protocol.hpp"
 
-#include "bench_output.hpp"
-
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/measure.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
+#include <exo/bench/table.hpp>
 #include <exo/channel.hpp>
 #include <exo/format.hpp>
 #include <exo/libc.h>
@@ -21,20 +21,22 @@
 #include <exo/wait.hpp>
 
 using namespace exo;
-using namespace exo::test;
+using namespace exo::test; // the ring protocol (ring_protocol.hpp)
+using exo::bench::measure;
 using exo::bench::Row;
 using exo::bench::Stats;
 
 namespace {
 
-using Clock = BenchClock;
+using Clock = exo::bench::UserClock;
+using exo::bench::user_samples;
 constexpr uint64_t kStreamed = 1'000'000;
 constexpr uint32_t kLength = 64;
 const BootInfo* boot;
 
 Stats single(uint64_t value) {
-    bench_samples[0] = value;
-    auto s = exo::bench::compute_stats(bench_samples, 1);
+    user_samples[0] = value;
+    auto s = exo::bench::compute_stats(user_samples, 1);
     return s.ok() ? s.value() : Stats{};
 }
 
@@ -179,7 +181,7 @@ Status run() {
           producer_syscalls, reply.checksum);
     TRY(error);
 
-    return exo::test::print_table("ring", rows, 5);
+    return exo::bench::print_table("ring", rows, 5);
 }
 
 } // namespace

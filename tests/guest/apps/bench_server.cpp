@@ -10,11 +10,12 @@
 //   instructions from the crash request to the replacement's answer to Hello on a new
 //   connection (init's ChildEvent, the restart, the connection through init);
 // - alone, one request and response of 64 bytes at a time, and the notifies of both sides.
-#include "bench_output.hpp"
+#include <exo/bench/measure.hpp>
+#include <exo/bench/table.hpp>
 #include "echo_protocol.hpp"
 
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/report.hpp>
 #include <exo/channel.hpp>
 #include <exo/connect.hpp>
 #include <exo/libc.h>
@@ -30,7 +31,7 @@ using exo::bench::Stats;
 
 namespace {
 
-using Clock = BenchClock;
+using Clock = exo::bench::UserClock;
 constexpr uint64_t kLoadClients = 64;
 constexpr uint64_t kLoadWindowNs = 100'000'000; // guest time, under load
 constexpr uint32_t kRestarts = 8;
@@ -71,8 +72,8 @@ Status crash() {
 }
 
 Stats single(uint64_t value) {
-    bench_samples[0] = value;
-    auto s = exo::bench::compute_stats(bench_samples, 1);
+    exo::bench::user_samples[0] = value;
+    auto s = exo::bench::compute_stats(exo::bench::user_samples, 1);
     return s.ok() ? s.value() : Stats{};
 }
 
@@ -95,7 +96,7 @@ Status run() {
     const uint64_t served = after.served - before.served;
     if (served == 0)
         return Status::BadState;
-    rows[0] = {"server/request+response, 64 clients under steady load", "insns",
+    rows[0] = {"server/request+response, 64 clients with 16 in flight each", "insns",
                single((t1 - t0) / served)};
     rows[1] = {"server/RingNotify calls of the server per 1,000 requests, 64 clients", "syscalls",
                single((after.notifies - before.notifies) * 1000 / served)};
@@ -121,9 +122,9 @@ Status run() {
         restart[i] = Clock::now() - start;
     }
     for (uint32_t i = 0; i < kRestarts; ++i)
-        bench_samples[i] = restart[i];
+        exo::bench::user_samples[i] = restart[i];
     rows[2] = {"server/fault to replacement accepting (crash, restart by init, reconnect)",
-               "insns", TRY(exo::bench::compute_stats(bench_samples, kRestarts))};
+               "insns", TRY(exo::bench::compute_stats(exo::bench::user_samples, kRestarts))};
 
     // One client alone: a 64-byte request and its response at a time.
     uint8_t payload[64] = {};
@@ -132,7 +133,7 @@ Status run() {
     const uint64_t own_before = ring_notifies();
     Status error = Status::Ok;
     RpcClient rpc(*channel);
-    rows[3] = {"server/request+response 64 B, 1 client", "insns", TRY(measure([&] {
+    rows[3] = {"server/request+response 64 B, 1 client", "insns", TRY(exo::bench::measure([&] {
                    auto r = rpc.call(kMsgChecksum, payload, sizeof payload, &sum, sizeof sum,
                                      sys::clock_ns() + kTimeout);
                    if (!r.ok() && error == Status::Ok)
@@ -146,7 +147,7 @@ Status run() {
                single((alone_after.notifies - alone_before.notifies) * 1000 / alone)};
     rows[5] = {"server/RingNotify calls of the client per 1,000 requests, 1 client", "syscalls",
                single(own * 1000 / alone)};
-    return exo::test::print_table("server", rows, 6);
+    return exo::bench::print_table("server", rows, 6);
 }
 
 } // namespace

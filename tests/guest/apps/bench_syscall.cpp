@@ -3,29 +3,31 @@
 // copy and delete, timed with the TSC, which under `qemu -icount shift=0` counts instructions.
 // The table goes out through a Log capability minted with kLogBadgeRaw, as the BENCH-CSV and
 // BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
-#include "bench_output.hpp"
-
-#include <bench/cycles.hpp>
-#include <bench/report.hpp>
-#include <bench/runner.hpp>
+#include <exo/bench/cycles.hpp>
+#include <exo/bench/measure.hpp>
+#include <exo/bench/report.hpp>
+#include <exo/bench/runner.hpp>
+#include <exo/bench/table.hpp>
 #include <exo/cap.hpp>
 #include <exo/format.hpp>
 #include <exo/log.hpp>
 #include <exo/runtime.hpp>
 
 using namespace exo;
-using namespace exo::test;
+using exo::bench::measure;
 using exo::bench::Row;
 using exo::bench::Stats;
 
 namespace {
 
-using Clock = BenchClock;
+using Clock = exo::bench::UserClock;
+using exo::bench::kUserSamples;
+using exo::bench::user_samples;
 
 // One timed call per sample, with untimed work between samples (the delete after a copy).
 template <typename Timed, typename After>
 Result<Stats> measure_split(Timed&& timed, After&& after) {
-    exo::bench::Runner<Clock> calibration(bench_samples, kBenchSamples);
+    exo::bench::Runner<Clock> calibration(user_samples, kUserSamples);
     uint64_t overhead = calibration.calibrate();
     for (size_t i = 0; i < 16; ++i) { // warm-up
         timed();
@@ -37,9 +39,9 @@ Result<Stats> measure_split(Timed&& timed, After&& after) {
         uint64_t t1 = Clock::now();
         after();
         uint64_t ticks = t1 - t0;
-        bench_samples[i] = ticks > overhead ? ticks - overhead : 0;
+        user_samples[i] = ticks > overhead ? ticks - overhead : 0;
     }
-    return exo::bench::compute_stats(bench_samples, 256);
+    return exo::bench::compute_stats(user_samples, 256);
 }
 
 Status run() {
@@ -61,7 +63,7 @@ Status run() {
                                  [&] { check(sys::cap_copy(kSlotLog, copy, kRightWrite)); }))};
     (void)sys::cap_delete(copy);
     TRY(error);
-    return exo::test::print_table("syscall", rows, 3);
+    return exo::bench::print_table("syscall", rows, 3);
 }
 
 } // namespace

@@ -3,7 +3,7 @@
 // stable or a bound is hit. No heap: samples go to a caller-provided buffer.
 #pragma once
 
-#include <bench/stats.hpp>
+#include <exo/bench/stats.hpp>
 #include <exo/result.hpp>
 
 #include <stddef.h>

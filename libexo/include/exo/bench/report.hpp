@@ -3,8 +3,8 @@
 // tables can be cut out of a serial log.
 #pragma once
 
-#include <bench/compare.hpp>
-#include <bench/stats.hpp>
+#include <exo/bench/compare.hpp>
+#include <exo/bench/stats.hpp>
 #include <exo/format.hpp>
 
 #include <stddef.h>

@@ -1,29 +1,39 @@
-// Slab-style object caches for kernel objects (kernel memory layer, portable core): one 4 KiB page
-// per slab, a header with a free bitmap at its start, fixed-size slots after it. The page source
-// is a template parameter, so the host tests run this exact code on aligned_alloc'd pages.
+// Slab-style object caches (libexo, portable core): one 4 KiB page per slab, a header with a free
+// bitmap at its start, fixed-size slots after it. The environment supplies the pages: the kernel
+// heap uses buddy frames, a ring-3 server (memsrv) its own memory, the host tests aligned_alloc.
 #pragma once
 
+#include <exo/assert.hpp>
 #include <exo/result.hpp>
+#include <exo/status.hpp>
 
+#include <concepts>
 #include <new>
 #include <stddef.h>
 #include <stdint.h>
 #include <type_traits>
 #include <utility>
 
-namespace mk {
+namespace exo {
 
-// PageSource must provide:
-//   exo::Result<void*> allocate_page();  a 4 KiB, 4 KiB-aligned page, contents undefined
-//                                        (kernel: a buddy frame through the direct map)
-//   void free_page(void* page);          takes back a page that allocate_page() returned
-//
+// Where slab pages come from:
+//   Result<void*> allocate_page();  a 4 KiB, 4 KiB-aligned page, contents undefined
+//                                   (kernel: a buddy frame through the direct map); NoMemory
+//                                   (or another failure) when there is none
+//   void free_page(void* page);     takes back a page that allocate_page() returned
+template <typename P>
+concept PageSource = requires(P& source, void* page) {
+    { source.allocate_page() } -> std::same_as<Result<void*>>;
+    source.free_page(page);
+};
+
 // Ownership: the cache owns every slab page from allocate_page() until release_empty_slabs()
 // (or its destructor) hands it back; callers own the objects they allocated until free().
-// Not synchronized: whoever shares a cache serializes calls to it (locks stay outside).
+// Not synchronized: whoever shares a cache serializes calls to it, so the lock is the
+// environment's choice and stays outside (the kernel heap: an IrqSpinLock per cache).
 // Objects are NOT zeroed: a fresh slot holds kPoison, a reused one whatever the last owner left
 // minus the poison written on free, so constructors must initialize every field.
-template <typename PageSource>
+template <PageSource Pages>
 class ObjectCache {
 public:
     static constexpr size_t kPageSize = 4096;
@@ -41,8 +51,8 @@ public:
     };
 
     // object_size >= 1, align a power of two <= 4096, and at least one slot must fit beside the
-    // header. These are kernel constants, not user input, so violations assert.
-    ObjectCache(const char* name, size_t object_size, size_t align, PageSource& source)
+    // header. These are the caller's constants, never untrusted input, so violations assert.
+    ObjectCache(const char* name, size_t object_size, size_t align, Pages& source)
         : name_(name), source_(&source) {
         EXO_ASSERT(object_size >= 1, "object cache: zero object size");
         EXO_ASSERT(align != 0 && (align & (align - 1)) == 0 && align <= kPageSize,
@@ -66,7 +76,7 @@ public:
     }
 
     // An uninitialized slot aligned to `align`; NoMemory when the page source is exhausted.
-    exo::Result<void*> allocate() {
+    Result<void*> allocate() {
         SlabHeader* slab = lists_[kPartial].head;
         if (slab == nullptr)
             slab = lists_[kEmpty].head;
@@ -82,16 +92,17 @@ public:
     // Checks that `object` is a live object of this cache, without changing anything:
     // null -> InvalidArgument; page not a slab of this cache -> OutOfRange; not at a slot
     // boundary -> Misaligned; slot already free -> BadState.
-    // SAFETY: `object` must point into memory that some kernel allocator handed out (the kernel
-    // guarantees it): the header of its 4 KiB page is read to recognize the slab.
-    exo::Result<void> check_live(const void* object) const {
+    // SAFETY: `object` must point into readable memory that some allocator of the caller's
+    // handed out (the kernel heap guarantees it): the header of its 4 KiB page is read to
+    // recognize the slab.
+    Result<void> check_live(const void* object) const {
         TRY(locate(object));
         return {};
     }
 
     // Returns `object` to its slab and poisons its whole slot. Validated as check_live(); on
     // error nothing changes.
-    exo::Result<void> free(void* object) {
+    Result<void> free(void* object) {
         Location at = TRY(locate(object));
         __builtin_memset(object, kPoison, slot_size_);
         at.slab->free_bits[at.slot / 64] |= uint64_t(1) << (at.slot % 64);
@@ -239,7 +250,7 @@ private:
         push(slab, wanted);
     }
 
-    exo::Result<SlabHeader*> new_slab() {
+    Result<SlabHeader*> new_slab() {
         void* page = TRY(source_->allocate_page());
         EXO_ASSERT((reinterpret_cast<uintptr_t>(page) & (kPageSize - 1)) == 0,
                    "page source returned an unaligned page");
@@ -271,27 +282,27 @@ private:
     }
 
     // Validation shared by check_live() and free(); reads only.
-    exo::Result<Location> locate(const void* object) const {
+    Result<Location> locate(const void* object) const {
         if (object == nullptr)
-            return exo::Status::InvalidArgument;
+            return Status::InvalidArgument;
         uintptr_t address = reinterpret_cast<uintptr_t>(object);
         uintptr_t base = address & ~uintptr_t(kPageSize - 1);
         auto* slab = reinterpret_cast<SlabHeader*>(base);
         if (slab->magic != kSlabMagic || slab->owner != this)
-            return exo::Status::OutOfRange;
+            return Status::OutOfRange;
         size_t offset = address - base;
         if (offset < first_offset_ || (offset - first_offset_) % slot_size_ != 0)
-            return exo::Status::Misaligned;
+            return Status::Misaligned;
         size_t slot = (offset - first_offset_) / slot_size_;
         if (slot >= slots_)
-            return exo::Status::Misaligned; // the unused tail after the last slot
+            return Status::Misaligned; // the unused tail after the last slot
         if (slab->free_bits[slot / 64] & (uint64_t(1) << (slot % 64)))
-            return exo::Status::BadState;
+            return Status::BadState;
         return Location{slab, slot};
     }
 
     const char* name_;
-    PageSource* source_;
+    Pages* source_;
     size_t slot_size_ = 0;
     size_t first_offset_ = 0; // of slot 0 from the slab base: the header rounded up to the align
     size_t slots_ = 0;
@@ -300,32 +311,31 @@ private:
 };
 
 // Typed front end: objects of T constructed in place in an ObjectCache sized and aligned for T.
-template <typename T, typename PageSource>
+template <typename T, PageSource Pages>
 class TypedCache {
 public:
-    TypedCache(const char* name, PageSource& source)
-        : cache_(name, sizeof(T), alignof(T), source) {}
+    TypedCache(const char* name, Pages& source) : cache_(name, sizeof(T), alignof(T), source) {}
 
     // Allocates a slot and runs T's constructor in it (which cannot fail: no exceptions).
     template <typename... Args>
-    exo::Result<T*> create(Args&&... args) {
+    Result<T*> create(Args&&... args) {
         void* slot = TRY(cache_.allocate());
         return new (slot) T(std::forward<Args>(args)...);
     }
 
     // Validates first, so a bad pointer never reaches T's destructor; then destroys and frees.
-    exo::Result<void> destroy(T* object) {
+    Result<void> destroy(T* object) {
         TRY(cache_.check_live(object));
         object->~T();
         return cache_.free(object);
     }
 
     size_t release_empty_slabs() { return cache_.release_empty_slabs(); }
-    typename ObjectCache<PageSource>::Stats stats() const { return cache_.stats(); }
+    typename ObjectCache<Pages>::Stats stats() const { return cache_.stats(); }
     bool check_invariants() const { return cache_.check_invariants(); }
 
 private:
-    ObjectCache<PageSource> cache_;
+    ObjectCache<Pages> cache_;
 };
 
-} // namespace mk
+} // namespace exo

@@ -1,6 +1,6 @@
 // Fixed-point helpers of the benchmark core (portable, freestanding): 128-bit division and square
 // root written out so that neither libgcc nor the FPU is needed.
-#include <bench/fixed_point.hpp>
+#include <exo/bench/fixed_point.hpp>
 
 #include <exo/assert.hpp>
 

@@ -1,6 +1,6 @@
 // Candidate-versus-baseline comparison of the portable benchmark core (freestanding); the rules
 // are documented in compare.hpp.
-#include <bench/compare.hpp>
+#include <exo/bench/compare.hpp>
 
 namespace exo::bench {
 

@@ -2,7 +2,7 @@
 // percentiles, mean and standard deviation, all in fixed point (see fixed_point.hpp).
 #pragma once
 
-#include <bench/fixed_point.hpp>
+#include <exo/bench/fixed_point.hpp>
 #include <exo/result.hpp>
 
 #include <stddef.h>

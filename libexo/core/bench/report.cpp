@@ -1,7 +1,7 @@
 // CSV and Markdown writers of the portable benchmark core (freestanding): formats documented in
 // report.hpp. Cells are rendered into small stack buffers; Markdown measures every cell first to
 // align the pipes, so nothing is allocated.
-#include <bench/report.hpp>
+#include <exo/bench/report.hpp>
 
 #include <stdint.h>
 

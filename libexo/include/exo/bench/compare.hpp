@@ -2,7 +2,7 @@
 // a speed-up ratio of medians and a check that the difference is beyond the noise.
 #pragma once
 
-#include <bench/stats.hpp>
+#include <exo/bench/stats.hpp>
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 // Statistics of the portable benchmark core (freestanding): heapsort, percentiles, mean and
 // standard deviation over integer samples, exact in fixed point and free of overflow.
-#include <bench/stats.hpp>
+#include <exo/bench/stats.hpp>
 
 #include <exo/assert.hpp>
 

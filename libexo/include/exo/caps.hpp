@@ -110,8 +110,8 @@ enum class ProcessState : uint32_t {
 
 struct ProcessInfo {
     uint64_t id;
-    uint32_t state;   // ProcessState
-    uint32_t threads; // started and not yet ended
+    uint32_t state;     // ProcessState
+    uint32_t threads;   // started and not yet ended
     uint64_t wakeups;   // times its threads were woken from a wait, since it started
     uint32_t cap_slots; // its capability slots: kCapSlots, or kRootCapSlots for the root
     uint32_t reserved;

@@ -10,9 +10,9 @@
 //   instructions from the crash request to the replacement's answer to Hello on a new
 //   connection (init's ChildEvent, the restart, the connection through init);
 // - alone, one request and response of 64 bytes at a time, and the notifies of both sides.
+#include "echo_protocol.hpp"
 #include <exo/bench/measure.hpp>
 #include <exo/bench/table.hpp>
-#include "echo_protocol.hpp"
 
 #include <exo/bench/cycles.hpp>
 #include <exo/bench/report.hpp>
@@ -123,8 +123,8 @@ Status run() {
     }
     for (uint32_t i = 0; i < kRestarts; ++i)
         exo::bench::user_samples[i] = restart[i];
-    rows[2] = {"server/fault to replacement accepting (crash, restart by init, reconnect)",
-               "insns", TRY(exo::bench::compute_stats(exo::bench::user_samples, kRestarts))};
+    rows[2] = {"server/fault to replacement accepting (crash, restart by init, reconnect)", "insns",
+               TRY(exo::bench::compute_stats(exo::bench::user_samples, kRestarts))};
 
     // One client alone: a 64-byte request and its response at a time.
     uint8_t payload[64] = {};

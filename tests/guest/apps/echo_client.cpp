@@ -168,20 +168,55 @@ int given_up(uint64_t seed) {
     return 10;
 }
 
-// Requests until the server goes; anything else is a failure.
+// Request `n` of client `seed` into its ring (not committed): its payload and the checksum the
+// answer must carry.
+Result<uint64_t> put_request(Channel& c, uint64_t seed, uint64_t n) {
+    const uint64_t sequence = seed * 1'000'003 + n;
+    const uint32_t length = uint32_t(sequence % 64);
+    uint8_t* at = TRY(c.tx.reserve(uint32_t(sizeof(RpcHeader)) + length, kMsgChecksum,
+                                   sys::clock_ns() + kTimeout));
+    RpcHeader header{n};
+    memcpy(at, &header, sizeof header);
+    for (uint32_t i = 0; i < length; ++i)
+        at[sizeof header + i] = payload_byte(sequence, i);
+    return checksum(at + sizeof header, length);
+}
+
+// Checked requests, kLoadWindow of them in flight, until the server goes; anything else is a
+// failure. Answers come in order, so the oldest in flight is the one each answer must match.
 int load(uint64_t seed) {
+    constexpr uint64_t kLoadWindow = 16;
     auto c = connect_echo(seed);
     if (!c.ok())
         return 2;
-    RpcClient rpc(c.value());
-    for (uint64_t n = 0;; ++n) {
-        Status s = checked_request(rpc, seed, n);
-        if (s == Status::Closed)
-            return 0;
-        if (s != Status::Ok) {
-            print("echo-client %lu: request %lu: %s", seed, n, status_name(s));
-            return s == Status::Malformed ? 4 : 3;
+    Channel& channel = c.value();
+    uint64_t expected[kLoadWindow];
+    uint64_t sent = 0;
+    for (uint64_t answered = 0;; ++answered) {
+        for (; sent < answered + kLoadWindow; ++sent) {
+            auto sum = put_request(channel, seed, sent);
+            if (!sum.ok())
+                return sum.status() == Status::Closed ? 0 : 3;
+            expected[sent % kLoadWindow] = sum.value();
         }
+        channel.tx.commit();
+        auto m = channel.rx.receive(sys::clock_ns() + kTimeout);
+        if (m.status() == Status::Closed)
+            return 0;
+        if (!m.ok())
+            return 3;
+        RpcHeader header{};
+        uint64_t sum = 0;
+        if (m.value().length == sizeof header + sizeof sum) {
+            memcpy(&header, m.value().data, sizeof header);
+            memcpy(&sum, m.value().data + sizeof header, sizeof sum);
+        }
+        if (m.value().type != kMsgChecksum || header.id != answered ||
+            sum != expected[answered % kLoadWindow]) {
+            print("echo-client %lu: answer %lu is wrong", seed, answered);
+            return 4;
+        }
+        channel.rx.release();
     }
 }
 

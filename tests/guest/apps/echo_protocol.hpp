@@ -43,8 +43,8 @@ enum class EchoMode : uint8_t {
                     // must read Closed, reconnect and make 200 more
     Ungranted = 7,  // connecting to "echo" must be refused with AccessDenied
     GivenUp = 8,    // connecting to "crashy" must end in Unavailable, and stay so
-    Load = 9,       // checked requests until the server goes (Closed): then it exits 0 (the
-                    // steady load of bench-server)
+    Load = 9,       // checked requests, 16 in flight, until the server goes (Closed): then it
+                    // exits 0 (the steady load of bench-server)
 };
 inline constexpr uint32_t kEchoRequests = 1000;
 // Supervised clients in the supervision test's manifest (tests/guest/manifests/supervise.manifest).

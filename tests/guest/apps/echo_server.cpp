@@ -31,8 +31,8 @@ Status handle(void*, Server::Client&, const Request& request, exo::Reply& reply)
     }
     if (request.type == kMsgStats) {
         EchoStats stats{the_server->core().clients(), the_server->accepted(),
-                        the_server->dropped(),         the_server->core().sleeps(),
-                        the_server->core().served(),   ring_notifies()};
+                        the_server->dropped(),        the_server->core().sleeps(),
+                        the_server->core().served(),  ring_notifies()};
         memcpy(reply.data, &stats, sizeof stats);
         reply.length = sizeof stats;
         return Status::Ok;

@@ -361,3 +361,43 @@ TEST_CASE("rpc server: when the kernel drops events, every client is looked at a
     REQUIRE(f.server.overflows() == 1);
     REQUIRE(f.server.client(0)->served == 1); // the request behind the lost doorbell
 }
+
+namespace {
+
+struct Yielder {
+    Server* server = nullptr;
+};
+
+exo::Status yield_to_owner(void* context, Server::Client&, const exo::Request&, exo::Reply& reply) {
+    static_cast<Yielder*>(context)->server->yield_to_owner();
+    reply.length = 0;
+    return Status::Ok;
+}
+
+} // namespace
+
+TEST_CASE("rpc server: a handler's yield_to_owner makes run_once return before it sleeps") {
+    Kernel kernel(16384);
+    Yielder yielder;
+    Server::Config config;
+    config.protocol = kEcho;
+    config.version = 1;
+    config.handler = yield_to_owner;
+    config.context = &yielder;
+    Server server(kernel.events.control(), kernel.events.data(), kernel.events.size(),
+                  {FutexWaiter(kernel.events.control(), kSlice)}, config);
+    yielder.server = &server;
+    Connection c(kernel, 0);
+    c.attach(server);
+    REQUIRE(server.run_once(monotonic_ns()) == Status::TimedOut); // nothing to do: it sleeps
+    uint8_t hello[16] = {1};
+    const exo::proto::Hello h{kEcho, 1};
+    std::memcpy(hello + 8, &h, sizeof h);
+    REQUIRE(send(c.tx, c.tx_waiter, hello, sizeof hello, exo::proto::kMsgHello).ok());
+    REQUIRE(send(c.tx, c.tx_waiter, "\2\0\0\0\0\0\0\0", 8, kMsgSum).ok());
+    // Without the yield this would sleep until the deadline and answer TimedOut.
+    REQUIRE(server.run_once(monotonic_ns() + 10'000'000'000) == Status::Ok);
+    REQUIRE(server.client(0)->served == 2);
+    REQUIRE(server.served() == 2);
+    REQUIRE(server.run_once(monotonic_ns()) == Status::TimedOut); // the yield was used up
+}

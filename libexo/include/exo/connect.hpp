@@ -18,6 +18,7 @@ struct ConnectOptions {
 //   NotFound         no program of the manifest serves it
 //   Unavailable      its server is down: restarting (try again) or given up
 //   VersionMismatch  the server speaks another protocol or version of it
+//   Closed           the server went between init's answer and its own (try again)
 //   TimedOut         at the deadline (a full accept ring, WouldBlock, is retried until then)
 // One thread of a process connects at a time (the link to init is the process's one channel).
 Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version,

@@ -47,7 +47,7 @@ Status connect_echo() {
     channel = nullptr;
     for (;;) {
         auto c = connect("echo", kEchoProtocol, kEchoVersion, {12, sys::clock_ns() + kTimeout});
-        if (c.status() == Status::Unavailable)
+        if (c.status() == Status::Unavailable || c.status() == Status::Closed)
             continue; // init has not yet seen the end of the old server: ask again
         if (!c.ok())
             return c.status();

@@ -59,12 +59,14 @@ int normal(RpcClient& rpc, uint64_t seed) {
 
 // ---- Under init: connections through exo::connect --------------------------------------------
 
-// A connection to "echo", waiting out a server that is being restarted (Unavailable).
+// A connection to "echo", waiting out a server that is being restarted: Unavailable, or Closed
+// when the server went between init's answer and its own answer to Hello.
 Result<Channel> connect_echo(uint64_t seed) {
     const uint64_t deadline = sys::clock_ns() + kTimeout;
     for (;;) {
         auto c = connect("echo", kEchoProtocol, kEchoVersion, {12, deadline});
-        if (c.status() != Status::Unavailable || sys::clock_ns() >= deadline) {
+        const bool again = c.status() == Status::Unavailable || c.status() == Status::Closed;
+        if (!again || sys::clock_ns() >= deadline) {
             if (!c.ok())
                 print("echo-client %lu: cannot connect to 'echo': %s", seed,
                       status_name(c.status()));
@@ -85,7 +87,12 @@ int supervised(uint64_t seed, uint64_t first, uint64_t count, uint64_t* reconnec
         return 2;
     alignas(Channel) unsigned char storage[sizeof(Channel)];
     Channel* channel = new (storage) Channel(static_cast<Channel&&>(c.value()));
+    const uint64_t deadline = sys::clock_ns() + kTimeout;
     for (uint64_t n = first; n < first + count || (until_closed && *reconnections == 0);) {
+        if (n >= first + count && sys::clock_ns() > deadline) {
+            print("echo-client %lu: the server never went", seed);
+            return 11;
+        }
         RpcClient rpc(*channel);
         Status s = checked_request(rpc, seed, n);
         if (s == Status::Ok) {

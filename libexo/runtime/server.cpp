@@ -83,8 +83,11 @@ void Server::accept_pending() {
             if (m.value().length >= sizeof process_id)
                 memcpy(&process_id, m.value().data, sizeof process_id);
             auto rx = allocate_slot(), tx = allocate_slot();
-            if (rx.ok() && sys::ring_receive_cap(accept_end_.slot(), rx.value()) == Status::Ok &&
-                tx.ok() && sys::ring_receive_cap(accept_end_.slot(), tx.value()) == Status::Ok) {
+            // Both ends or neither: with no slot for one, the pair stays in flight, in step
+            // with the records (init sends ends in whole pairs, exo/proto/service.hpp).
+            if (rx.ok() && tx.ok() &&
+                sys::ring_receive_cap(accept_end_.slot(), rx.value()) == Status::Ok &&
+                sys::ring_receive_cap(accept_end_.slot(), tx.value()) == Status::Ok) {
                 (void)add(Cap<Ring>::adopt(rx.value()), Cap<Ring>::adopt(tx.value()), process_id);
             } else {
                 for (auto* s : {&rx, &tx}) {

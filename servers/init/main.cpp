@@ -376,6 +376,9 @@ Status Init::connect(Program& from, uint32_t link, const Request& request, Reply
         sys::cap_info(ends[1].slot(), &tx) != Status::Ok || rx.type != uint16_t(ObjectType::Ring) ||
         rx.count != 0 || tx.type != uint16_t(ObjectType::Ring) || tx.count != 1)
         return Status::WrongType;
+    // Both must be movable on, or neither is sent (hand_over's pairing).
+    if (!(rx.rights & kRightGrant) || !(tx.rights & kRightGrant))
+        return Status::AccessDenied;
     if (memchr(r.service, '\0', sizeof r.service) == nullptr)
         return Status::InvalidArgument;
     bool granted = false;
@@ -398,9 +401,11 @@ Status Init::connect(Program& from, uint32_t link, const Request& request, Reply
 }
 
 // The two ends, then a NewClient record, on the server's accept ring. The record's room is taken
-// first, so ends never wait there without their record; a server takes exactly two ends per
-// record, so a second end that could not be sent leaves the ring in step (the server drops the
-// half connection).
+// first, so ends never wait there without their record. A server takes the ends of each record
+// in order and stops at the first it cannot take, so the ends must go in whole pairs or not at
+// all, or one record's end would be taken as the next one's. They do: both carry Grant (checked
+// above), so a send can only fail for want of room, and the ring's queue of ends in flight has
+// an even size and is filled and emptied in pairs, so room for the first end is room for both.
 Status Init::hand_over(Program& server, const proto::init::ConnectRequest& request,
                        uint64_t client_process, Cap<Ring>& rx, Cap<Ring>& tx) {
     const MappedEnd& m = server.accept_map;

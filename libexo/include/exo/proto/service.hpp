@@ -22,7 +22,8 @@ inline constexpr uint32_t kMsgHello = 1; // request: Hello; response: HelloReply
 inline constexpr uint32_t kMsgError = 2; // response only: ErrorReply, to any request
 // On a server's accept ring (whoever wires connections to the server): NewClient, after the
 // two capabilities of the connection were sent on that ring in this order: the consumer end of
-// the request ring and the producer end of the response ring.
+// the request ring and the producer end of the response ring. Ends go on that ring in whole
+// pairs, and the server takes both or neither, so each pair stays with its record.
 inline constexpr uint32_t kMsgNewClient = 3;
 inline constexpr uint32_t kFirstMessage = 16;
 

@@ -12,6 +12,45 @@ namespace {
 // Rings are mapped one after another from here, each with a guard page after it.
 constexpr uint64_t kRingArea = 0x0000600000000000ull;
 constinit std::atomic<uint64_t> next_ring_address{kRingArea};
+// Spans that unmap_ring_end gave back, mapped again before new address space is taken: a server
+// maps and unmaps two ends per client, and fresh addresses would grow its page tables (charged to
+// its quota) with every client it ever served.
+constexpr size_t kSpareSpans = 256; // two ends of each of a server's 128 clients
+struct Spare {
+    uint64_t address, size;
+};
+constinit Spare spares[kSpareSpans] = {};
+constinit size_t spare_count = 0;
+constinit std::atomic<bool> spares_locked{false};
+
+struct SpareGuard {
+    SpareGuard() {
+        while (spares_locked.exchange(true, std::memory_order_acquire))
+            (void)sys::yield();
+    }
+    ~SpareGuard() { spares_locked.store(false, std::memory_order_release); }
+};
+
+uint64_t take_span(uint64_t size, uint64_t span) {
+    {
+        SpareGuard guard;
+        for (size_t i = 0; i < spare_count; ++i) {
+            if (spares[i].size == size) {
+                const uint64_t address = spares[i].address;
+                spares[i] = spares[--spare_count];
+                return address;
+            }
+        }
+    }
+    return next_ring_address.fetch_add(span, std::memory_order_relaxed);
+}
+
+void give_span(uint64_t address, uint64_t size) {
+    SpareGuard guard;
+    if (spare_count < kSpareSpans)
+        spares[spare_count++] = {address, size};
+}
+
 constinit std::atomic<uint64_t> syscalls{0};
 constinit std::atomic<uint64_t> notifies{0};
 
@@ -24,18 +63,22 @@ Result<MappedEnd> map_ring_end(const Cap<Ring>& end, bool producer) {
     uint64_t size = info.first;
     if (!ring::valid_data_size(size))
         return Status::Malformed;
-    uint64_t span = kPageSize + 2 * size + kPageSize;
-    uint64_t address = next_ring_address.fetch_add(span, std::memory_order_relaxed);
-    TRY(sys::ring_map(end.slot(), kSlotAddressSpace, address));
+    const uint64_t address = take_span(size, kPageSize + 2 * size + kPageSize);
+    if (Status s = sys::ring_map(end.slot(), kSlotAddressSpace, address); s != Status::Ok) {
+        give_span(address, size);
+        return s;
+    }
     return MappedEnd{reinterpret_cast<ring::Control*>(address),
                      reinterpret_cast<uint8_t*>(address + kPageSize), size};
 }
 
 void unmap_ring_end(const MappedEnd& m) {
-    uint64_t control = reinterpret_cast<uint64_t>(m.control);
-    (void)sys::frame_unmap(kSlotAddressSpace, control);
-    (void)sys::frame_unmap(kSlotAddressSpace, control + kPageSize);
-    (void)sys::frame_unmap(kSlotAddressSpace, control + kPageSize + m.size);
+    const uint64_t control = reinterpret_cast<uint64_t>(m.control);
+    const Status a = sys::frame_unmap(kSlotAddressSpace, control);
+    const Status b = sys::frame_unmap(kSlotAddressSpace, control + kPageSize);
+    const Status c = sys::frame_unmap(kSlotAddressSpace, control + kPageSize + m.size);
+    if (a == Status::Ok && b == Status::Ok && c == Status::Ok)
+        give_span(control, m.size); // else some of it is still mapped: never used again
 }
 
 uint64_t ring_syscalls() {

@@ -215,7 +215,8 @@ TESTS = [
     *[GuestTest(f"user-servers-smp{n}", f"root=server-test init=64 shutdown", smp=n, timeout=300,
                 markers=user_markers("server-test") +
                 [r"server-test: 64 clients made 1000 checked requests each and all were answered",
-                 r"server-test: idle for \d+ ms, the server was woken 0 times"])
+                 r"server-test: idle for \d+ ms, the server was woken 0 times",
+                 r"server-test: 64 more clients; the server's quota use (\d+) bytes before, \1 after"])
       for n in (1, 4)],
     # init supervises: a server killed mid-stream (its clients read Closed within the bound,
     # reconnect and finish), a server that faults at every start given up after 2 restarts, and

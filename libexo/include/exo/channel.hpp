@@ -38,7 +38,8 @@ struct MappedEnd {
 };
 // WrongType unless `end` is a ring end of that kind (producer or consumer).
 Result<MappedEnd> map_ring_end(const Cap<Ring>& end, bool producer);
-// Removes the three mappings; the address range is not reused.
+// Removes the three mappings; the address range is mapped again by a later map_ring_end of the
+// same size (so mapping ends per client does not grow the page tables).
 void unmap_ring_end(const MappedEnd& mapped);
 // A new ring of 2^size_log2 data bytes (12 to 22), charged to `memory`.
 Result<RingPair> ring_create(Slot memory, unsigned size_log2);

@@ -29,38 +29,56 @@ import qemu  # noqa: E402  (iso/qemu.py: the one way to boot Exo-OS)
 import report  # noqa: E402  (bench/report.py: charts and docs/benchmarks.md)
 
 MARKER = re.compile(r"^BENCH-(CSV|MD)-(BEGIN|END) (.+)$")
-# A kernel log line ("[    0.012345] info: ..."): one that lands inside a block (another CPU,
-# an interrupt handler) is not part of the table.
+# A kernel log line ("[    0.012345] info: ..."); a process's line is one of them with its name,
+# which the kernel always puts first: "[    0.012345] info: [bench-ring] ...".
 LOG_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] (debug|info|warn|error): ")
+PROCESS_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] info: \[([^\]]+)\] (.*)$")
 
 
 class RunError(Exception):
     pass
 
 
+def writer_and_text(line):
+    """(writer, text) of a serial log line: a process's name and what it wrote, or None and the
+    line as it is for the kernel's verbatim output (its own tables), or ("kernel log", line) for
+    any other kernel log line."""
+    m = PROCESS_LINE.match(line)
+    if m:
+        return m.group(1), m.group(2)
+    if LOG_LINE.match(line):
+        return "kernel log", line
+    return None, line
+
+
 def extract_blocks(log):
     """{table: {"csv": text, "md": text}} from a serial log. A block is the lines strictly
-    between a BEGIN line and the END line of the same kind and name; a BEGIN without its END is
-    an error (the kernel died mid-table)."""
+    between a BEGIN line and the END line of the same kind and name, all from the writer of the
+    BEGIN line: the kernel (its verbatim lines) or one process (its prefixed lines, prefix
+    removed); lines of other writers in between are not part of it. A BEGIN without its END is
+    an error (the writer died mid-table)."""
     tables = {}
-    open_block = None  # (kind, name, lines)
-    for line in log.splitlines():
-        m = MARKER.match(line.rstrip())
+    open_block = None  # (writer, kind, name, lines)
+    for raw in log.splitlines():
+        writer, line = writer_and_text(raw.rstrip())
+        m = MARKER.match(line)
         if open_block is not None:
-            kind, name, lines = open_block
+            owner, kind, name, lines = open_block
+            if writer != owner:
+                continue
             if m and m.group(2) == "END" and m.group(1) == kind and m.group(3) == name:
                 entry = tables.setdefault(name, {})
                 if kind.lower() in entry:
                     raise RunError(f"table '{name}' printed twice ({kind})")
                 entry[kind.lower()] = "".join(l + "\n" for l in lines)
                 open_block = None
-            elif not LOG_LINE.match(line):
+            else:
                 lines.append(line)
             continue
-        if m and m.group(2) == "BEGIN":
-            open_block = (m.group(1), m.group(3), [])
+        if m and m.group(2) == "BEGIN" and writer != "kernel log":
+            open_block = (writer, m.group(1), m.group(3), [])
     if open_block is not None:
-        raise RunError(f"BENCH-{open_block[0]}-BEGIN {open_block[1]} without its END line")
+        raise RunError(f"BENCH-{open_block[1]}-BEGIN {open_block[2]} without its END line")
     for name, entry in tables.items():
         if "csv" not in entry:
             raise RunError(f"table '{name}' has Markdown but no CSV block")

@@ -22,8 +22,9 @@ Return clock_get(const Args&) {
     return ok(clock::now_ns());
 }
 
-// One log line per call, prefixed with the process name; bytes outside printable ASCII are
-// shown as '.', so a process cannot forge other lines or drive the terminal.
+// One log line per call, always prefixed with the writer's process name (no badge or right
+// removes it: a line of a process never passes for the kernel's or another's); bytes outside
+// printable ASCII are shown as '.', so a process cannot forge other lines or drive the terminal.
 Return log_write(const Args& a) {
     exo::Slot log = TRY(slot_arg(a.a0));
     if (a.a2 > exo::kMaxLogWrite)
@@ -41,10 +42,7 @@ Return log_write(const Args& a) {
             text[i] = '.';
     }
     text[n] = '\0';
-    if (cap.cap.badge == exo::kLogBadgeRaw)
-        log::raw("%s\n", text);
-    else
-        log::info("[%s] %s", self().name(), text);
+    log::info("[%s] %s", self().name(), text);
     return ok();
 }
 

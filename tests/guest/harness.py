@@ -85,19 +85,19 @@ REGISTERS = [r"registers:", r"rax=[0-9a-f]{16} rbx=", r"rip=[0-9a-f]{16} rflags=
 # A boot of init with `init=once`: it starts the manifest's servers (hello), waits for them, and
 # the kernel checks that every byte init was given came back.
 INIT = [r"\[hello\] hello: done \(Ok\)", r"init: all servers ended; every quota came back",
-        r"root: 'init' exited \(code 0", r"root: all memory returned"]
+        r"info: root: 'init' exited \(code 0", r"info: root: all memory returned"]
 # A ring-3 test program run as the root process (root=NAME): its own summary, then the kernel's
 # checks of its exit and of memory.
 def user_markers(name):
-    return [rf"\[{name}\] {name}: all \d+ checks passed", rf"root: '{name}' exited \(code 0",
-            r"root: all memory returned"]
+    return [rf"\[{name}\] {name}: all \d+ checks passed", rf"info: root: '{name}' exited \(code 0",
+            r"info: root: all memory returned"]
 
 
 def reclaim_bound_check(cpus):
     """The kernel's peak of exited threads waiting for a reaper stays within 8 per CPU."""
     def check(log):
-        m = re.search(r"root: at most (\d+) exited threads awaited a reaper at once \((\d+) CPUs\)",
-                      log)
+        m = re.search(r"info: root: at most (\d+) exited threads awaited a reaper at once "
+                      r"\((\d+) CPUs\)", log)
         if not m:
             return "no 'root: at most N exited threads awaited a reaper' line"
         peak, bound = int(m.group(1)), int(m.group(2))
@@ -134,6 +134,17 @@ def supervision_check(clients, bound_ms):
             return f"{len(refused)} ungranted clients refused, expected 2"
         return None
     return check
+
+
+def forgery_check(log):
+    """syscall-test writes a line imitating the kernel through a Log capability minted with the
+    badge that once meant "verbatim": it must come out once, as one line behind its name."""
+    lines = [l for l in log.splitlines() if "EXO-FORGED-LINE" in l]
+    good = [l for l in lines if re.match(
+        r"^\[\s*\d+\.\d{6}\] info: \[syscall-test\] root: EXO-FORGED-LINE \(code 0\)\.\[", l)]
+    if len(lines) != 1 or len(good) != 1:
+        return f"the forged line came out as {lines!r}, expected one line behind [syscall-test]"
+    return None
 
 
 TESTS = [
@@ -198,7 +209,8 @@ TESTS = [
     GuestTest("smp-2-cpus-boot", "init=once shutdown", smp=2,
               markers=[r"smp: 2 of 2 CPUs online", r"^exo: ready$"] + INIT),
     *[GuestTest(f"user-{kind}-smp{n}", f"root={kind}-test shutdown", smp=n, timeout=120,
-                markers=user_markers(f"{kind}-test"))
+                markers=user_markers(f"{kind}-test"),
+                check=forgery_check if kind == "syscall" else None)
       for kind in ("syscall", "fault", "ring") for n in (1, 4)],
     # A capability revoked in flight; an exit-heavy child beside one spinning process per CPU:
     # its quota exact after each thread's end, few exited threads waiting at once, every byte
@@ -224,7 +236,7 @@ TESTS = [
     *[GuestTest(f"user-supervise-smp{n}", "init=once,manifest=supervise-manifest shutdown", smp=n,
                 timeout=300,
                 markers=[r"init: all servers ended; every quota came back",
-                         r"root: 'init' exited \(code 0", r"root: all memory returned",
+                         r"info: root: 'init' exited \(code 0", r"info: root: all memory returned",
                          r"init: 'echo-server:echo' faulted: vector 14",
                          r"init: restarting 'echo-server:echo' \(restart 1\)",
                          r"init: 'echo-server:crashy' ended 3 times, more than restarts=2 within "
@@ -238,7 +250,7 @@ TESTS = [
     GuestTest("user-fuzz-smp4", "root=fuzz-test init=20261124 shutdown", smp=4, timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 20261124:"]),
     GuestTest("root-module-missing", "root=no-such-program shutdown", expect_exit=qemu.EXIT_FAIL,
-              markers=[r"root: no boot module named 'no-such-program'"]),
+              markers=[r"error: root: no boot module named 'no-such-program'"]),
     GuestTest("unknown-test-fails", "test=no-such-test", expect_exit=qemu.EXIT_FAIL,
               markers=[r"no test named 'no-such-test'", r"EXO-TEST: no-such-test FAIL"]),
 ]

@@ -91,10 +91,6 @@ enum class Sys : uint64_t {
     Count = 43,
 };
 
-// A Log capability minted with this badge writes its text verbatim, as a line of its own with
-// no process prefix: for machine-readable output such as benchmark tables.
-inline constexpr uint64_t kLogBadgeRaw = 0x574152; // "RAW"
-
 // The largest single LogWrite and process name.
 inline constexpr uint64_t kMaxLogWrite = 512;
 inline constexpr uint64_t kMaxProcessName = 31;

@@ -1,8 +1,8 @@
 // The ring-3 half of the guest benchmark table "syscall" (bench=syscall, microkernel/bench/
 // syscall.cpp starts this program): one round trip of the cheapest syscall, and one capability
 // copy and delete, timed with the TSC, which under `qemu -icount shift=0` counts instructions.
-// The table goes out through a Log capability minted with kLogBadgeRaw, as the BENCH-CSV and
-// BENCH-MD blocks that bench/guest/run.py cuts out of the serial log.
+// The table goes out through the Log capability, as the BENCH-CSV and BENCH-MD blocks that
+// bench/guest/run.py cuts out of the serial log.
 #include <exo/bench/cycles.hpp>
 #include <exo/bench/measure.hpp>
 #include <exo/bench/report.hpp>

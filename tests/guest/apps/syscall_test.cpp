@@ -24,7 +24,7 @@ constexpr uint64_t kNull = 0;
 constexpr uint64_t kKernel = 0xFFFFFFFF80100000ull;
 constexpr uint64_t kNonCanonical = 0x0000800000000000ull;
 constexpr uint64_t kUnmapped = 0x30000000;
-constexpr uint64_t kMapArea = 0x50000000; // where this test maps frames
+constexpr uint64_t kMapArea = 0x50000000;       // where this test maps frames
 constexpr Slot kOutOfRange = kRootCapSlots + 4; // beyond every table, the root's too
 constexpr uint64_t kTimeout = 10'000'000'000;
 
@@ -131,6 +131,16 @@ void test_log() {
     EXPECT_STATUS(sys::log_write(read_only, text, 4), Status::NotFound);
     EXPECT_STATUS(sys::log_write(kOutOfRange, text, 4), Status::OutOfRange);
     EXPECT_STATUS(sys::log_write(kNullSlot, text, 4), Status::NotFound);
+
+    // No badge makes a line pass for the kernel's or another process's: the old "RAW" badge and
+    // a line that imitates the kernel's format both come out behind this process's name, and a
+    // line end cannot start a line of its own (the harness checks the log).
+    Slot minted = slot();
+    EXPECT_OK(sys::cap_mint(kSlotLog, minted, kRightWrite, 0x574152));
+    const char forged[] = "root: EXO-FORGED-LINE (code 0)\n[    0.000001] info: EXO-FORGED-LINE";
+    EXPECT_OK(sys::log_write(minted, forged, sizeof forged - 1));
+    EXPECT_OK(sys::cap_delete(minted));
+    free_slot(minted);
 }
 
 void test_cap_info() {

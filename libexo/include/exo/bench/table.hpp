@@ -1,7 +1,7 @@
 // Benchmark tables from ring 3 (libexo runtime): any program's or server's table printed through
-// a Log capability minted with kLogBadgeRaw (lines go out verbatim), as the BENCH-CSV and BENCH-MD
-// blocks of report.hpp that bench/guest/run.py cuts out of the serial log and bench/report.py
-// turns into docs/benchmarks.md. Link with exo_bench_user_dep (libexo/meson.build).
+// its Log capability (each line prefixed by the kernel with the writer's name), as the BENCH-CSV
+// and BENCH-MD blocks of report.hpp that bench/guest/run.py cuts out of the serial log and
+// bench/report.py turns into docs/benchmarks.md. Link with exo_bench_user_dep (libexo/meson.build).
 #pragma once
 
 #include <exo/bench/report.hpp>
@@ -35,20 +35,15 @@ struct LogLineSink {
     }
 };
 
-// Prints `table` as CSV and Markdown through a raw copy of the log capability (kSlotLog).
+// Prints `table` as CSV and Markdown through the log (kSlotLog). The kernel prefixes each line
+// with this process's name; bench/guest/run.py takes a block's lines from the writer of its
+// BEGIN line only.
 inline Status print_table(const char* table, const Row* rows, size_t count) {
-    Slot raw = TRY(allocate_slot());
-    if (Status s = sys::cap_mint(kSlotLog, raw, kRightWrite, kLogBadgeRaw); s != Status::Ok) {
-        free_slot(raw);
-        return s;
-    }
     LogLineSink out;
-    out.log = raw;
+    out.log = kSlotLog;
     FormatSink sink{LogLineSink::write, &out};
     write_csv_block(sink, table, rows, count);
     write_markdown_block(sink, table, rows, count);
-    (void)sys::cap_delete(raw);
-    free_slot(raw);
     return Status::Ok;
 }
 

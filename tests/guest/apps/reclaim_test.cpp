@@ -10,6 +10,7 @@
 #include "expect.hpp"
 
 #include <exo/channel.hpp>
+#include <exo/kv.hpp>
 #include <exo/layout.hpp>
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
@@ -188,10 +189,9 @@ void exit_heavy_child(uint64_t spinners) {
 
 int exo_main(uint64_t arg) {
     boot = reinterpret_cast<const BootInfo*>(arg);
-    uint64_t spinners = 0;
-    for (const char* c = boot->args; *c >= '0' && *c <= '9'; ++c)
-        spinners = spinners * 10 + uint64_t(*c - '0');
+    auto n =
+        parse_number(std::string_view(boot->args, strnlen(boot->args, sizeof boot->args)), 1, 64);
     revoked_in_flight();
-    exit_heavy_child(spinners ? spinners : 1);
+    exit_heavy_child(n.ok() ? n.value() : 1);
     return summary("reclaim-test");
 }

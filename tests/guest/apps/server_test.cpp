@@ -9,6 +9,7 @@
 #include "expect.hpp"
 
 #include <exo/channel.hpp>
+#include <exo/kv.hpp>
 #include <exo/libc.h>
 #include <exo/runtime.hpp>
 #include <exo/spawn.hpp>
@@ -83,11 +84,9 @@ EchoStats stats_of(RpcClient& rpc) {
 
 int exo_main(uint64_t arg) {
     boot = reinterpret_cast<const BootInfo*>(arg);
-    uint64_t clients = 0;
-    for (const char* c = boot->args; *c >= '0' && *c <= '9'; ++c)
-        clients = clients * 10 + uint64_t(*c - '0');
-    if (clients == 0 || clients > kMaxClients)
-        clients = 64;
+    auto n = parse_number(std::string_view(boot->args, strnlen(boot->args, sizeof boot->args)), 1,
+                          kMaxClients);
+    const uint64_t clients = n.ok() ? n.value() : 64;
 
     auto accept = ring_create(kSlotMemory, 14);
     EXPECT_OK(accept.status());

@@ -42,7 +42,10 @@ constexpr Handler kTable[] = {
     ring_send_cap,  ring_receive_cap,
     process_watch,  timer_set,
     ring_bind,      process_info,
-    thread_watch,
+    thread_watch,   system_info,
+    process_list,   process_caps,
+    log_attach,     log_level,
+    system_shutdown,
 };
 static_assert(sizeof kTable / sizeof kTable[0] == uint64_t(Sys::Count),
               "every syscall number needs its handler");

@@ -83,5 +83,12 @@ Return timer_set(const Args&);
 Return ring_bind(const Args&);
 Return process_info(const Args&);
 Return thread_watch(const Args&);
+// The operator's calls (sys_system.cpp), each on a System capability.
+Return system_info(const Args&);
+Return process_list(const Args&);
+Return process_caps(const Args&);
+Return log_attach(const Args&);
+Return log_level(const Args&);
+Return system_shutdown(const Args&);
 
 } // namespace mk::sys

@@ -27,6 +27,10 @@ enum class ObjectType : uint16_t {
     IoPorts = 8,
     DeviceMemory = 9,
     Log = 10,
+    // The whole system, for its operator (the console): what every process is and holds, free
+    // memory, the kernel log's sink and level, shutdown (exo/system.hpp). Read observes, Manage
+    // changes. Only the root starts with it; init grants it by manifest line (`system`).
+    System = 11,
 };
 
 constexpr const char* object_type_name(ObjectType t) {
@@ -53,6 +57,8 @@ constexpr const char* object_type_name(ObjectType t) {
         return "DeviceMemory";
     case ObjectType::Log:
         return "Log";
+    case ObjectType::System:
+        return "System";
     }
     return "Unknown";
 }
@@ -132,6 +138,9 @@ inline constexpr Slot kSlotDeviceMemory = 7; // physical addresses outside RAM
 inline constexpr Slot kSlotInitTx = 8;  // connect=: Ring producer, requests to init
 inline constexpr Slot kSlotInitRx = 9;  // connect=: Ring consumer, init's responses
 inline constexpr Slot kSlotAccept = 10; // serve=: Ring consumer, the server's accept ring
+// The root's System capability; init grants it in the same slot (`system`: Read; `system=manage`:
+// Read and Manage).
+inline constexpr Slot kSlotSystem = 11;
 inline constexpr Slot kFirstFreeSlot = 16;
 
 } // namespace exo

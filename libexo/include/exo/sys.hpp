@@ -7,6 +7,7 @@
 #include <exo/result.hpp>
 #include <exo/status.hpp>
 #include <exo/syscall.hpp>
+#include <exo/system.hpp>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -147,6 +148,26 @@ inline Status process_watch(Slot process, Slot ring_producer) {
 }
 inline Status thread_watch(Slot thread, Slot ring_producer, uint64_t cookie) {
     return syscall(Sys::ThreadWatch, thread, ring_producer, cookie).status;
+}
+// The operator's calls (exo/system.hpp).
+inline Status system_info(Slot system, SystemInfo* out) {
+    return syscall(Sys::SystemInfo, system, uint64_t(out)).status;
+}
+inline SysResult process_list(Slot system, ProcessRecord* out, size_t max, uint64_t after_id) {
+    return syscall(Sys::ProcessList, system, uint64_t(out), max, after_id);
+}
+inline SysResult process_caps(Slot system, uint64_t process_id, CapRecord* out, size_t max,
+                              Slot after) {
+    return syscall(Sys::ProcessCaps, system, process_id, uint64_t(out), max, after);
+}
+inline SysResult log_attach(Slot system, Slot ring_producer) {
+    return syscall(Sys::LogAttach, system, ring_producer);
+}
+inline Status log_level(Slot system, LogLevel level) {
+    return syscall(Sys::LogLevel, system, uint64_t(level)).status;
+}
+inline Status system_shutdown(Slot system, uint32_t code) {
+    return syscall(Sys::SystemShutdown, system, code).status;
 }
 inline Status timer_set(Slot ring_producer, uint64_t timeout_ns, uint64_t cookie) {
     return syscall(Sys::TimerSet, ring_producer, timeout_ns, cookie).status;

@@ -88,7 +88,25 @@ enum class Sys : uint64_t {
     // that has happened. A thread never started never ends: nothing is posted (the watch goes
     // with the thread object). Rights and the one-watch rule as for ProcessWatch.
     ThreadWatch = 42,
-    Count = 43,
+    // The operator's calls (exo/system.hpp), each on a System capability:
+    SystemInfo = 43, // (system, SystemInfo* out); Read
+    // (system, ProcessRecord* out, size_t max, uint64_t after_id) -> records written: the
+    // processes with an id above after_id, in id order (page with the last id seen); Read
+    ProcessList = 44,
+    // (system, uint64_t process_id, CapRecord* out, size_t max, Slot after) -> records written:
+    // the process's non-empty slots above `after`, in slot order; NotFound for no such
+    // process; Read
+    ProcessCaps = 45,
+    // (system, ring producer end or kNullSlot) -> the sequence number of the first record that
+    // goes to the ring: from now on the kernel log is produced into the ring as LogRecords
+    // instead of being written to the serial port (kNullSlot: written directly again). Manage
+    // on the system, Write on the end (a producer end).
+    LogAttach = 46,
+    LogLevel = 47, // (system, LogLevel): the lowest level the kernel log keeps; Manage
+    // (system, code 0..kMaxShutdownCode): powers off; under QEMU, exits with the code
+    // (exo/system.hpp says how it is encoded). Manage
+    SystemShutdown = 48,
+    Count = 49,
 };
 
 // The largest single LogWrite and process name.

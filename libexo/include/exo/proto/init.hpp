@@ -40,4 +40,64 @@ struct ConnectReply {
 };
 static_assert(sizeof(ConnectReply) == 8);
 
+// Supervision by request, for a program whose manifest line says `control` (the console); any
+// other program gets AccessDenied. NAME is a program's name as the manifest spells it; every
+// instance of it is meant.
+//   Programs: ProgramsRequest -> ProgramsReply, up to kProgramsPerReply records from `first`
+//             on (page with first += count until count is 0).
+//   Kill:     ControlRequest -> ControlReply: ProcessKill on each running instance; supervision
+//             then does what it does for any kill (a restart, counted against restarts=).
+//   Restart:  ControlRequest -> ControlReply: each instance is stopped and started again with
+//             the same grants; not counted against restarts=, and a program given up is
+//             started again.
+// Errors: NotFound (no such program), BadState (Kill: none of it is running).
+inline constexpr uint32_t kMsgPrograms = kFirstMessage + 1;
+inline constexpr uint32_t kMsgKill = kFirstMessage + 2;
+inline constexpr uint32_t kMsgRestart = kFirstMessage + 3;
+
+enum class ProgramState : uint32_t {
+    Running = 0,
+    Restarting = 1, // ended; init starts it again
+    GivenUp = 2,    // ended more often than restarts= allows
+    Ended = 3,      // exited with code 0, or stopped by init=once
+};
+
+constexpr const char* program_state_name(uint32_t s) {
+    constexpr const char* kNames[] = {"running", "restarting", "given-up", "ended"};
+    return s < 4 ? kNames[s] : "?";
+}
+
+struct ProgramsRequest {
+    uint32_t first; // index of the first record wanted
+    uint32_t reserved;
+};
+static_assert(sizeof(ProgramsRequest) == 8);
+
+struct ProgramRecord {
+    uint64_t process_id; // of its current (or last) process; 0 if it never started
+    uint32_t state;      // ProgramState
+    uint32_t restarts;   // times init started it again since boot
+    char name[32];       // NUL-terminated
+};
+static_assert(sizeof(ProgramRecord) == 48);
+
+inline constexpr uint32_t kProgramsPerReply = 16;
+struct ProgramsReply {
+    uint32_t count; // records that follow in `programs`
+    uint32_t total; // programs init supervises
+    ProgramRecord programs[kProgramsPerReply];
+};
+static_assert(sizeof(ProgramsReply) == 8 + 48 * kProgramsPerReply);
+
+struct ControlRequest {
+    char name[32]; // NUL-terminated program name
+};
+static_assert(sizeof(ControlRequest) == 32);
+
+struct ControlReply {
+    int32_t status;     // Ok
+    uint32_t processes; // instances killed or restarted
+};
+static_assert(sizeof(ControlReply) == 8);
+
 } // namespace exo::proto::init

@@ -30,9 +30,9 @@ import report  # noqa: E402  (bench/report.py: charts and docs/benchmarks.md)
 
 MARKER = re.compile(r"^BENCH-(CSV|MD)-(BEGIN|END) (.+)$")
 # A kernel log line ("[    0.012345] info: ..."); a process's line is one of them with its name,
-# which the kernel always puts first: "[    0.012345] info: [bench-ring] ...".
-LOG_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] (debug|info|warn|error): ")
-PROCESS_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] info: \[([^\]]+)\] (.*)$")
+# which the kernel always puts first: "[    0.012345] #42 info: [bench-ring] ...".
+LOG_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] #\d+ (debug|info|warn|error): ")
+PROCESS_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] #\d+ info: \[([^\]]+)\] (.*)$")
 
 
 class RunError(Exception):

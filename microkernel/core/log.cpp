@@ -1,12 +1,28 @@
-// Kernel log: "[seconds.micros] level: message" lines on COM1, under a lock so lines from
-// different CPUs do not interleave. A panic turns the lock off (the CPU holding it is stopped).
+// Kernel log: numbered, levelled, timestamped lines. Until a console attaches a ring
+// (LogAttach), and again after it is gone or on a panic, each line goes straight to COM1 as
+// "[seconds.micros] #seq level: message"; while one is attached, each line is a LogRecord in that
+// ring and the console prints it in the same format, in one order with its own output.
+//
+// Sequence numbers count every line kept, wherever it went, from 1 up with no gap, so a reader
+// of the serial log can check that nothing was lost or doubled at a handover:
+//  - attach: the first record number the ring gets is returned under the log lock; every line
+//    before it was written directly.
+//  - detach (the console is gone, or corrupted its ring's indices, or a panic): the records the
+//    console had not released yet are written directly first, then the new line. The console
+//    releases a record only after printing it, so each record is printed once.
+//  - a full ring: a process's line (LogWrite) waits for room, up to kUserWait; a kernel line
+//    cannot wait (it may come from any context) and is counted as dropped, and the next line
+//    that fits is preceded by a record saying how many were dropped. Dropped lines take no
+//    number.
 #include "core/log.hpp"
 
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/serial.hpp"
 #include "arch/x86_64/spinlock.hpp"
+#include "object/ring.hpp"
 
 #include <exo/format.hpp>
+#include <exo/system.hpp>
 
 namespace mk::log {
 namespace {
@@ -14,6 +30,13 @@ namespace {
 constinit Level min_level = Level::Info;
 constinit IrqSpinLock lock{};
 constinit bool panic_mode = false;
+constinit uint64_t next_seq = 1;      // under lock
+constinit uint64_t dropped_total = 0; // under lock
+constinit uint64_t dropped_unsaid = 0; // under lock: dropped since the last record that fit
+constinit RingEnd* sink_end = nullptr; // under lock; holds a reference (and so the ring)
+constinit Ring* sink = nullptr;        // its ring
+
+constexpr uint64_t kUserWait = 1'000'000'000; // ns a LogWrite waits for room before dropping
 
 // Holds the log lock for one line or one raw write, except in panic mode.
 class LineGuard {
@@ -36,18 +59,91 @@ void serial_sink(void*, const char* s, size_t n) {
 }
 constexpr exo::FormatSink kConsole{serial_sink, nullptr};
 
-const char* level_name(Level level) {
-    switch (level) {
-    case Level::Debug:
-        return "debug";
-    case Level::Info:
-        return "info";
-    case Level::Warn:
-        return "warn";
-    case Level::Error:
-        return "error";
+struct Line {
+    exo::LogRecord record;
+    char text[exo::kMaxLogText];
+};
+
+void write_direct(const exo::LogRecord& r, const char* text) {
+    exo::format_to(kConsole, "[%5lu.%06lu] #%lu %s: %.*s\n", r.ns / 1000000000,
+                   (r.ns / 1000) % 1000000, r.seq, exo::log_level_name(r.level),
+                   int(r.length), text);
+}
+
+// The records the console has not released, written directly (their numbers are theirs), then
+// the ring let go. Under the lock (or in panic mode).
+void detach_locked() {
+    if (!sink)
+        return;
+    Line line;
+    uint64_t at = sink->unread_start();
+    uint32_t type = 0, length = 0;
+    while (sink->read_posted(at, &type, &line, sizeof line, &length))
+        if (type == exo::kEventLog && length >= sizeof line.record &&
+            line.record.length <= length - sizeof line.record)
+            write_direct(line.record, line.text);
+    sink = nullptr;
+    RingEnd* end = sink_end;
+    sink_end = nullptr;
+    end->release(); // never the last reference in place: the object is queued (kernel_object.hpp)
+}
+
+// Posts `line` with the next number, preceded by a record of the lines dropped before it if
+// any. WouldBlock (nothing posted, no number taken) when the ring has no room for both; a
+// ring whose console is gone is let go and the line written directly.
+exo::Status emit_locked(Line& line) {
+    if (sink) {
+        if (dropped_unsaid != 0) {
+            Line note;
+            note.record = {next_seq, line.record.ns, uint32_t(exo::LogLevel::Warn), 0};
+            note.record.length = uint32_t(exo::format(note.text, sizeof note.text,
+                                                      "log: %lu lines dropped: the console fell "
+                                                      "behind",
+                                                      dropped_unsaid));
+            exo::Status s = sink->post(exo::kEventLog, &note,
+                                       uint32_t(sizeof note.record + note.record.length), nullptr,
+                                       false, false);
+            if (s == exo::Status::Ok) {
+                ++next_seq;
+                dropped_unsaid = 0;
+            } else if (s == exo::Status::WouldBlock) {
+                return s;
+            } else {
+                detach_locked();
+            }
+        }
     }
-    return "?";
+    line.record.seq = next_seq;
+    if (sink) {
+        exo::Status s = sink->post(exo::kEventLog, &line,
+                                   uint32_t(sizeof line.record + line.record.length), nullptr,
+                                   false, false);
+        if (s == exo::Status::WouldBlock)
+            return s;
+        if (s == exo::Status::Ok) {
+            ++next_seq;
+            sink->ring_consumer_bell(); // the console waits on its event ring, bound to this one
+            return s;
+        }
+        detach_locked(); // Closed or Malformed: the console is gone or broke its ring
+    }
+    if (dropped_unsaid != 0) {
+        exo::LogRecord note{next_seq++, line.record.ns, uint32_t(exo::LogLevel::Warn), 0};
+        exo::format_to(kConsole, "[%5lu.%06lu] #%lu warn: log: %lu lines dropped: the console "
+                                 "fell behind\n",
+                       note.ns / 1000000000, (note.ns / 1000) % 1000000, note.seq, dropped_unsaid);
+        dropped_unsaid = 0;
+        line.record.seq = next_seq;
+    }
+    ++next_seq;
+    write_direct(line.record, line.text);
+    return exo::Status::Ok;
+}
+
+void prepare(Line& line, Level level, const char* fmt, va_list ap) {
+    line.record = {0, clock::now_ns(), uint32_t(level), 0};
+    size_t n = exo::vformat(line.text, sizeof line.text, fmt, ap);
+    line.record.length = uint32_t(n < sizeof line.text ? n : sizeof line.text - 1);
 }
 
 } // namespace
@@ -56,15 +152,20 @@ void set_min_level(Level level) {
     min_level = level;
 }
 
+Level current_level() {
+    return min_level;
+}
+
 void vwrite(Level level, const char* fmt, va_list ap) {
     if (level < min_level)
         return;
-    uint64_t ns = clock::now_ns();
+    Line line;
+    prepare(line, level, fmt, ap);
     LineGuard guard;
-    exo::format_to(kConsole, "[%5lu.%06lu] %s: ", ns / 1000000000, (ns / 1000) % 1000000,
-                   level_name(level));
-    exo::vformat_to(kConsole, fmt, ap);
-    serial::write("\n", 1);
+    if (emit_locked(line) == exo::Status::WouldBlock) {
+        ++dropped_total;
+        ++dropped_unsaid;
+    }
 }
 
 #define MK_LOG_LEVEL_FN(name, level)                                                               \
@@ -80,6 +181,57 @@ MK_LOG_LEVEL_FN(warn, Level::Warn)
 MK_LOG_LEVEL_FN(error, Level::Error)
 #undef MK_LOG_LEVEL_FN
 
+void process_line(const char* name, const char* text) {
+    if (Level::Info < min_level)
+        return;
+    Line line;
+    line.record = {0, clock::now_ns(), uint32_t(exo::LogLevel::Info), 0};
+    line.record.length = uint32_t(exo::format(line.text, sizeof line.text, "[%s] %s", name, text));
+    if (line.record.length >= sizeof line.text)
+        line.record.length = sizeof line.text - 1;
+    uint64_t deadline = clock::now_ns() + kUserWait;
+    for (;;) {
+        RingEnd* end;
+        uint64_t head;
+        {
+            LineGuard guard;
+            if (emit_locked(line) == exo::Status::Ok)
+                return;
+            // Full: wait for the console to release something. Its consumer notifies after a
+            // release while producer_waiting is set, which stays set while a ring is attached.
+            if (clock::now_ns() >= deadline) {
+                ++dropped_total;
+                ++dropped_unsaid;
+                return;
+            }
+            end = sink_end;
+            end->retain();
+            head = sink->control().head.load(std::memory_order_acquire);
+        }
+        (void)end->ring().wait(true, head, deadline);
+        end->release();
+    }
+}
+
+exo::Result<uint64_t> attach(RingEnd* producer) {
+    LineGuard guard;
+    if (panic_mode)
+        return exo::Status::BadState;
+    detach_locked();
+    if (producer) {
+        producer->retain();
+        sink_end = producer;
+        sink = &producer->ring();
+        sink->control().producer_waiting.store(1, std::memory_order_relaxed);
+    }
+    return next_seq;
+}
+
+Stats stats() {
+    LineGuard guard;
+    return {next_seq, dropped_total};
+}
+
 void vraw(const char* fmt, va_list ap) {
     LineGuard guard;
     exo::vformat_to(kConsole, fmt, ap);
@@ -94,6 +246,7 @@ void raw(const char* fmt, ...) {
 
 void enter_panic_mode() {
     panic_mode = true;
+    detach_locked(); // what the console had not shown yet comes before the panic report
 }
 
 } // namespace mk::log

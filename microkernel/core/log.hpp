@@ -1,7 +1,14 @@
-// Kernel log: levelled, timestamped lines on the serial console.
+// Kernel log: numbered, levelled, timestamped lines, on the serial port or through the console's
+// ring (core/log.cpp says how the two hand over).
 #pragma once
 
+#include <exo/result.hpp>
 #include <stdarg.h>
+#include <stdint.h>
+
+namespace mk {
+class RingEnd;
+}
 
 namespace mk::log {
 
@@ -18,6 +25,23 @@ void vwrite(Level level, const char* fmt, va_list ap);
 // Raw console output without prefix or newline (banners, panic dumps).
 [[gnu::format(printf, 1, 2)]] void raw(const char* fmt, ...);
 void vraw(const char* fmt, va_list ap);
+
+Level current_level();
+
+// A process's LogWrite: "[name] text" at Info. While a console's ring is attached and full, waits
+// for room (up to a second, then the line is dropped and counted). Thread context, no lock held.
+void process_line(const char* name, const char* text);
+
+// From now on, lines go into the ring of `producer` (null: straight to the serial port again),
+// which the log holds until then. Returns the sequence number of the first line that goes
+// there; BadState after a panic.
+exo::Result<uint64_t> attach(RingEnd* producer);
+
+struct Stats {
+    uint64_t next_seq; // the number the next line gets
+    uint64_t dropped;  // kernel lines that found the ring full, since boot
+};
+Stats stats();
 
 // From now on, write without taking the log lock (the panic path: other CPUs are stopped and
 // one of them may hold it).

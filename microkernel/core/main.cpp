@@ -19,6 +19,7 @@
 #include "core/selftest.hpp"
 #include "lib/acpi.hpp"
 #include "lib/cmdline.hpp"
+#include "syscall/syscalls.hpp"
 #include "lib/ksyms.hpp"
 #include "lib/multiboot2.hpp"
 #include "mm/kernel_heap.hpp"
@@ -267,6 +268,7 @@ bool run_root(const Cmdline& cmdline) {
     if (cmdline.has("bench"))
         bench::run(cmdline.get("bench"), {boot_info, cmdline});
     log::raw("exo: ready\n");
+    sys::set_autorun(cmdline.get("autorun")); // for the console (SystemInfo)
     bool passed = run_root(cmdline);
     if (cmdline.has("shutdown"))
         qemu::exit(passed ? qemu::ExitCode::Pass : qemu::ExitCode::Fail);

@@ -31,6 +31,15 @@ public:
         uint32_t before = references_.fetch_add(1, std::memory_order_relaxed);
         EXO_ASSERT(before != UINT32_MAX, "capability object reference count overflow");
     }
+    // A reference to an object found through a registry that does not own one (the list of
+    // all processes): fails once the count has reached zero, when the object is on its way out.
+    bool try_retain() {
+        uint32_t n = references_.load(std::memory_order_relaxed);
+        while (n != 0)
+            if (references_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
+                return true;
+        return false;
+    }
     // acq_rel: every use through any reference happens-before last_reference_dropped().
     void release() {
         uint32_t before = references_.fetch_sub(1, std::memory_order_acq_rel);

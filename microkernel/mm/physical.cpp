@@ -192,6 +192,19 @@ uint64_t free_bytes() {
     return (frames + cached_frames()) * kFrameSize;
 }
 
+FreeStats free_stats() {
+    FreeStats s{};
+    s.cached_frames = cached_frames();
+    buddy.with_core([&](BuddyAllocator& core) {
+        for (unsigned order = 0; order < kOrderCount; ++order)
+            s.blocks[order] = core.free_blocks(order);
+        s.largest_order = core.largest_free_order();
+        s.fragmentation_permille = core.fragmentation_permille();
+        return 0;
+    });
+    return s;
+}
+
 uint64_t allocated_bytes() {
     uint64_t frames = buddy.with_core([](BuddyAllocator& core) { return core.allocated_frames(); });
     return (frames - cached_frames()) * kFrameSize;

@@ -34,6 +34,15 @@ const Accounting& accounting();
 // tables and NVS, bad memory): such pages are never device memory for user mode.
 bool overlaps_ram(uint64_t start, uint64_t end);
 uint64_t free_bytes();
+// Free memory by kind: blocks of each order in the buddy, and single frames in the per-CPU
+// caches (which free_bytes() counts too).
+struct FreeStats {
+    uint64_t blocks[kOrderCount];
+    uint64_t cached_frames;
+    int largest_order; // -1 when nothing is free in the buddy
+    unsigned fragmentation_permille;
+};
+FreeStats free_stats();
 uint64_t allocated_bytes(); // handed out and not yet freed (at boot: the kernel's page tables)
 bool check_invariants();
 void log_summary();

@@ -56,6 +56,14 @@ public:
     Log() : KernelObject(kType) {}
 };
 
+// The operator's capability (exo/system.hpp): the calls of syscall/sys_system.cpp. One object,
+// made at boot for the root process; its rights say what a holder may do.
+class System final : public KernelObject {
+public:
+    static constexpr exo::ObjectType kType = exo::ObjectType::System;
+    System() : KernelObject(kType) {}
+};
+
 // Installs the interrupt handlers of the user-mode lines (boot).
 void init_irq_lines();
 

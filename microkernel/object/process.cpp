@@ -26,6 +26,13 @@ namespace {
 
 constinit std::atomic<uint64_t> next_process_id{1};
 constinit std::atomic<uint64_t> next_thread_id{1};
+// Every process from creation to destruction, in id order. A process leaves the list first
+// thing in destroy_contents, so one found in it under the lock is still whole (its count may be
+// zero, which try_retain sees).
+constinit IrqSpinLock listed_lock{};
+constinit Process* listed_head = nullptr;
+constinit Process* listed_tail = nullptr;
+constinit uint32_t listed_count = 0;
 
 // The buddy order of a table of `count` capability slots.
 constexpr unsigned slots_order(uint32_t count) {
@@ -94,6 +101,7 @@ exo::Result<Ref<Process>> Process::create(Memory& quota, Ref<AddressSpace> space
         return process.status();
     }
     process.value()->space_ = static_cast<Ref<AddressSpace>&&>(space);
+    process.value()->enlist();
     log::debug("process %lu (%s) created", process.value()->id_, process.value()->name_);
     return Ref<Process>(process.value());
 }
@@ -161,6 +169,72 @@ void Process::abort_waits(Thread& thread) {
     // Store-load, paired with WaitQueue::sleep_locked: it sees the flag or we see it Blocked.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     (void)sched::wake(thread, WakeReason::Woken, false);
+}
+
+void Process::enlist() {
+    LockGuard guard(listed_lock);
+    // Ids are taken before the lock: walk back past any later one that got in first.
+    Process* after = listed_tail;
+    while (after && after->id_ > id_)
+        after = after->prev_listed_;
+    prev_listed_ = after;
+    next_listed_ = after ? after->next_listed_ : listed_head;
+    (after ? after->next_listed_ : listed_head) = this;
+    (next_listed_ ? next_listed_->prev_listed_ : listed_tail) = this;
+    ++listed_count;
+}
+
+void Process::delist() {
+    LockGuard guard(listed_lock);
+    if (!prev_listed_ && listed_head != this)
+        return; // never listed (creation failed half-way)
+    (prev_listed_ ? prev_listed_->next_listed_ : listed_head) = next_listed_;
+    (next_listed_ ? next_listed_->prev_listed_ : listed_tail) = prev_listed_;
+    prev_listed_ = next_listed_ = nullptr;
+    --listed_count;
+}
+
+size_t Process::list(uint64_t after_id, Ref<Process>* out, size_t max) {
+    LockGuard guard(listed_lock);
+    size_t n = 0;
+    for (Process* p = listed_head; p && n < max; p = p->next_listed_)
+        if (p->id_ > after_id && p->try_retain())
+            out[n++] = Ref<Process>::adopt(p);
+    return n;
+}
+
+Ref<Process> Process::find(uint64_t id) {
+    LockGuard guard(listed_lock);
+    for (Process* p = listed_head; p; p = p->next_listed_)
+        if (p->id_ == id)
+            return p->try_retain() ? Ref<Process>::adopt(p) : Ref<Process>();
+    return {};
+}
+
+uint32_t Process::count() {
+    LockGuard guard(listed_lock);
+    return listed_count;
+}
+
+exo::ProcessRecord Process::record() {
+    exo::ProcessInfo i = info();
+    exo::ProcessRecord r{};
+    r.id = i.id;
+    r.state = i.state;
+    r.threads = i.threads;
+    r.wakeups = i.wakeups;
+    if (Memory* m = quota()) {
+        r.quota_used = m->used();
+        r.quota_limit = m->limit();
+    }
+    r.cap_slots = i.cap_slots;
+    {
+        LockGuard caps_guard(caps::lock());
+        r.caps_used = caps_.used();
+    }
+    static_assert(sizeof r.name == sizeof i.name);
+    __builtin_memcpy(r.name, i.name, sizeof r.name);
+    return r;
 }
 
 exo::ProcessInfo Process::info() {
@@ -295,6 +369,7 @@ exo::Result<void> Process::open_ports(uint32_t first, uint32_t count) {
 }
 
 void Process::destroy_contents() {
+    delist();
     log::debug("process %lu (%s) destroyed, state %u", id_, name_, unsigned(state()));
     if (state() != ProcessState::Exited) {
         // Never started (or ended before its first thread): nothing else emptied it.

@@ -17,6 +17,7 @@
 #include <exo/caps.hpp>
 #include <exo/events.hpp>
 #include <exo/syscall.hpp>
+#include <exo/system.hpp>
 
 namespace mk {
 
@@ -63,6 +64,15 @@ public:
 
     // Its id, state, name, threads and how often they were woken (ProcessInfo).
     exo::ProcessInfo info();
+    // All that, its quota's use and limit and its used capability slots (ProcessList).
+    exo::ProcessRecord record();
+
+    // Every process that exists, in id order, for the System capability's calls: up to `max`
+    // of those with an id above `after_id` (references taken), and the one with `id` (null if
+    // none, or on its way out).
+    static size_t list(uint64_t after_id, Ref<Process>* out, size_t max);
+    static Ref<Process> find(uint64_t id);
+    static uint32_t count();
 
     Process(const char* name, size_t name_length, CapSlot* slots, uint32_t slot_count,
             unsigned order);
@@ -101,6 +111,10 @@ private:
     WaitQueue exited_;
     IoPermissions io_;
     Ref<Ring> watcher_; // guarded by lock_
+    Process* next_listed_ = nullptr; // the list of all processes, under its own lock
+    Process* prev_listed_ = nullptr;
+    void enlist();
+    void delist();
 };
 
 enum class ThreadRun : uint8_t { Created, Running, Exited };

@@ -174,7 +174,7 @@ void Ring::received() {
 }
 
 exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length, uint64_t* end,
-                       bool may_preempt) {
+                       bool may_preempt, bool count_drop) {
     Control& c = control();
     exo::Status s = exo::Status::Ok;
     {
@@ -188,7 +188,8 @@ exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length, uint
         else if (size_ - (kernel_tail_ - head) < need)
             s = exo::Status::WouldBlock;
         if (s != exo::Status::Ok) {
-            c.dropped.fetch_add(1, std::memory_order_relaxed);
+            if (count_drop)
+                c.dropped.fetch_add(1, std::memory_order_relaxed);
             return s;
         }
         // The kernel sees the data area once (the direct map), so it wraps by hand.
@@ -215,6 +216,36 @@ exo::Status Ring::post(uint32_t type, const void* payload, uint32_t length, uint
             (void)consumers_.wake_all_deferred();
     }
     return exo::Status::Ok;
+}
+
+uint64_t Ring::unread_start() const {
+    uint64_t head = control().head.load(std::memory_order_acquire);
+    if (kernel_tail_ - head > size_ || head % exo::ring::kRecordAlign != 0)
+        return kernel_tail_;
+    return head;
+}
+
+bool Ring::read_posted(uint64_t& at, uint32_t* type, void* out, uint32_t capacity,
+                       uint32_t* length) const {
+    if (kernel_tail_ - at < exo::ring::kHeaderSize || kernel_tail_ - at > size_)
+        return false;
+    const uint8_t* data = vm::phys_to_virt<uint8_t>(data_->physical());
+    auto get = [&](uint64_t from, void* bytes, uint64_t n) {
+        auto* dst = static_cast<uint8_t*>(bytes);
+        for (uint64_t i = 0; i < n; ++i)
+            dst[i] = data[(from + i) & (size_ - 1)];
+    };
+    // The data area is read-only to the consumer: these are the kernel's own bytes.
+    exo::ring::RecordHeader header;
+    get(at, &header, sizeof header);
+    uint64_t need = exo::ring::record_size(header.length);
+    if (need > kernel_tail_ - at)
+        return false;
+    get(at + sizeof header, out, header.length < capacity ? header.length : capacity);
+    *type = header.type;
+    *length = header.length < capacity ? header.length : capacity;
+    at += need;
+    return true;
 }
 
 void Ring::destroy_contents() {

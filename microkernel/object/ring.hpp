@@ -51,10 +51,22 @@ public:
     // Appends a message as the ring's producer (kernel events). Closed when the consumer is
     // gone, WouldBlock when full, Malformed when the consumer corrupted the indices; the
     // event is dropped in every case and counted in the control page (`dropped`), where the
-    // consumer sees it. `end`: the tail just after the message. `may_preempt`: whether waking
-    // the consumer may preempt the caller.
+    // consumer sees it, unless `count_drop` is false (the caller tries again). `end`: the
+    // tail just after the message. `may_preempt`: whether waking the consumer may preempt the
+    // caller. It does not ring the consumer's doorbell (a doorbell posts into a ring, which
+    // must not ring one in turn: a ring bound to itself would take its doorbell's lock twice);
+    // ring_consumer_bell() does, for a producer whose consumer waits on an event ring.
     exo::Status post(uint32_t type, const void* payload, uint32_t length, uint64_t* end = nullptr,
-                     bool may_preempt = true);
+                     bool may_preempt = true, bool count_drop = true);
+    // Reading back what the kernel posted and the consumer has not released (the kernel log
+    // replays it when its console goes): unread_start() is the consumer's head if it is a valid
+    // one, else the kernel's tail (nothing); read_posted() copies the record at `at` (its
+    // header's type and length, and up to `capacity` payload bytes) and advances `at`; false
+    // at the kernel's tail.
+    void ring_consumer_bell() { ring_bell(false); }
+    uint64_t unread_start() const;
+    bool read_posted(uint64_t& at, uint32_t* type, void* out, uint32_t capacity,
+                     uint32_t* length) const;
 
     Ring(Ref<Frame> control, Ref<Frame> data, uint64_t size);
 

@@ -9,11 +9,9 @@
 
 namespace mk::sys {
 
-Return cap_info(const Args& a) {
-    exo::Slot slot = TRY(slot_arg(a.a0));
-    caps::Resolved r = TRY(caps::lookup(self(), slot, exo::ObjectType::None, 0));
-    exo::CapInfo info{r.cap.type, 0, r.cap.rights, r.cap.badge, 0, 0};
-    KernelObject* o = r.object.get();
+exo::CapInfo describe(const Capability& cap) {
+    exo::CapInfo info{cap.type, 0, cap.rights, cap.badge, 0, 0};
+    auto* o = static_cast<KernelObject*>(cap.object);
     if (auto* f = downcast<Frame>(o)) {
         info.first = f->physical();
         info.count = f->pages();
@@ -32,7 +30,13 @@ Return cap_info(const Args& a) {
         info.first = r->ring().size();
         info.count = r->producer() ? 1 : 0;
     }
-    TRY(user::write(a.a1, info));
+    return info;
+}
+
+Return cap_info(const Args& a) {
+    exo::Slot slot = TRY(slot_arg(a.a0));
+    caps::Resolved r = TRY(caps::lookup(self(), slot, exo::ObjectType::None, 0));
+    TRY(user::write(a.a1, describe(r.cap)));
     return ok();
 }
 

@@ -42,7 +42,7 @@ Return log_write(const Args& a) {
             text[i] = '.';
     }
     text[n] = '\0';
-    log::info("[%s] %s", self().name(), text);
+    log::process_line(self().name(), text);
     return ok();
 }
 

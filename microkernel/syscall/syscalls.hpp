@@ -83,6 +83,10 @@ Return timer_set(const Args&);
 Return ring_bind(const Args&);
 Return process_info(const Args&);
 Return thread_watch(const Args&);
+// What CapInfo says of a capability (its object's kind-specific fields): sys_caps.cpp.
+exo::CapInfo describe(const Capability& cap);
+// The autorun= kernel option, for SystemInfo (boot, before the root starts).
+void set_autorun(std::string_view text);
 // The operator's calls (sys_system.cpp), each on a System capability.
 Return system_info(const Args&);
 Return process_list(const Args&);

@@ -102,8 +102,10 @@ exo::Status give_machine(Process& process, Memory& quota) {
     auto ports = allocate_object<IoPorts>(nullptr, Range{0, 65536});
     auto irqs = allocate_object<Irq>(nullptr, Range{0, kIrqLines});
     auto device = DeviceMemory::create_root();
-    if (!log.ok() || !ports.ok() || !irqs.ok() || !device.ok())
+    auto system = allocate_object<System>(nullptr);
+    if (!log.ok() || !ports.ok() || !irqs.ok() || !device.ok() || !system.ok())
         return exo::Status::NoMemory;
+    Ref<System> system_ref(system.value());
     Ref<Log> log_ref(log.value());
     Ref<IoPorts> ports_ref(ports.value());
     Ref<Irq> irq_ref(irqs.value());
@@ -117,6 +119,9 @@ exo::Status give_machine(Process& process, Memory& quota) {
     if (s == exo::Status::Ok)
         s = caps::install(process, exo::kSlotDeviceMemory, *device.value(),
                           exo::kRightsAll & ~uint32_t(exo::kRightExecute));
+    if (s == exo::Status::Ok)
+        s = caps::install(process, exo::kSlotSystem, *system_ref,
+                          exo::kRightsAll & ~uint32_t(exo::kRightExecute | exo::kRightWrite));
     return s;
 }
 

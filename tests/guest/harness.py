@@ -141,7 +141,7 @@ def forgery_check(log):
     badge that once meant "verbatim": it must come out once, as one line behind its name."""
     lines = [l for l in log.splitlines() if "EXO-FORGED-LINE" in l]
     good = [l for l in lines if re.match(
-        r"^\[\s*\d+\.\d{6}\] info: \[syscall-test\] root: EXO-FORGED-LINE \(code 0\)\.\[", l)]
+        r"^\[\s*\d+\.\d{6}\] #\d+ info: \[syscall-test\] root: EXO-FORGED-LINE \(code 0\)\.\[", l)]
     if len(lines) != 1 or len(good) != 1:
         return f"the forged line came out as {lines!r}, expected one line behind [syscall-test]"
     return None

@@ -32,3 +32,22 @@ TEST_CASE("Cmdline: later options override, empty values and odd input are handl
     REQUIRE(Cmdline("   ").get("a").empty());
     REQUIRE_FALSE(Cmdline("testing=1").has("test"));
 }
+
+TEST_CASE("Cmdline: a quoted value keeps its spaces, as typed or as GRUB escapes it") {
+    Cmdline typed("root=init autorun=\"ps; caps console;  mem\" shutdown");
+    REQUIRE(typed.get("autorun") == "ps; caps console;  mem");
+    REQUIRE(typed.get("root") == "init");
+    REQUIRE(typed.has("shutdown"));
+    // GRUB's multiboot2 command line puts a backslash before each quote.
+    Cmdline grub("autorun=\\\"ps; mem\\\" shutdown init=once");
+    REQUIRE(grub.get("autorun") == "ps; mem");
+    REQUIRE(grub.get("init") == "once");
+    REQUIRE(grub.has("shutdown"));
+    // An unclosed quote runs to the end; quotes inside a word are kept.
+    Cmdline open("a=1 autorun=\"ps; shutdown 3");
+    REQUIRE(open.get("autorun") == "ps; shutdown 3");
+    REQUIRE_FALSE(open.has("shutdown"));
+    REQUIRE(Cmdline("x=a\"b c\"d y=2").get("x") == "a\"b c\"d");
+    REQUIRE(Cmdline("x=a\"b c\"d y=2").get("y") == "2");
+    REQUIRE(Cmdline("autorun=\"\"").get("autorun").empty());
+}

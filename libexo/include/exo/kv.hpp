@@ -35,6 +35,10 @@ struct KvToken {
 // Hash: '#' starts a comment that runs to the end of its line, wherever it appears (as the ISO
 // recipe, iso/mkiso.py, reads the manifest). Off: '#' is an ordinary character.
 enum class KvComments : bool { Off, Hash };
+// Double: a '"' opens a stretch where whitespace does not end the token, up to the next '"' (or
+// the end); the quotes stay in the token (the kernel command line: `autorun="ps; mem"`, which
+// GRUB passes on as `autorun=\"ps; mem\"`; Cmdline::get takes both off). Off: '"' is ordinary.
+enum class KvQuotes : bool { Off, Double };
 
 constexpr bool is_kv_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -43,8 +47,9 @@ constexpr bool is_kv_space(char c) {
 // The tokens of `text`, in order: `for (KvToken t : KvTokens(line, KvComments::Hash))`.
 class KvTokens {
 public:
-    constexpr explicit KvTokens(std::string_view text, KvComments comments = KvComments::Off)
-        : text_(text), hash_(comments == KvComments::Hash) {}
+    constexpr explicit KvTokens(std::string_view text, KvComments comments = KvComments::Off,
+                                KvQuotes quotes = KvQuotes::Off)
+        : text_(text), hash_(comments == KvComments::Hash), quotes_(quotes == KvQuotes::Double) {}
 
     class Iterator {
     public:
@@ -61,8 +66,8 @@ public:
 
     private:
         friend class KvTokens;
-        constexpr Iterator(std::string_view text, bool hash, size_t from)
-            : text_(text), hash_(hash) {
+        constexpr Iterator(std::string_view text, bool hash, bool quotes, size_t from)
+            : text_(text), hash_(hash), quotes_(quotes) {
             seek(from);
         }
         constexpr bool is_comment(char c) const { return hash_ && c == '#'; }
@@ -78,22 +83,29 @@ public:
                 }
             }
             start_ = i;
-            while (i < n && !is_kv_space(text_[i]) && !is_comment(text_[i]))
-                ++i;
+            bool quoted = false;
+            for (; i < n; ++i) {
+                if (quotes_ && text_[i] == '"')
+                    quoted = !quoted;
+                else if (!quoted && (is_kv_space(text_[i]) || is_comment(text_[i])))
+                    break;
+            }
             end_ = i;
         }
 
         std::string_view text_;
         bool hash_;
+        bool quotes_;
         size_t start_ = 0, end_ = 0;
     };
 
-    constexpr Iterator begin() const { return Iterator(text_, hash_, 0); }
-    constexpr Iterator end() const { return Iterator(text_, hash_, text_.size()); }
+    constexpr Iterator begin() const { return Iterator(text_, hash_, quotes_, 0); }
+    constexpr Iterator end() const { return Iterator(text_, hash_, quotes_, text_.size()); }
 
 private:
     std::string_view text_;
     bool hash_;
+    bool quotes_;
 };
 
 // A strict unsigned number: decimal digits, or 0x/0X and hex digits, and nothing else (no sign,

@@ -29,14 +29,15 @@ struct SystemInfo {
     uint64_t log_next;    // the sequence number the next log record gets
     uint64_t log_dropped; // kernel records lost because the attached ring was full
     uint64_t memory_usable;               // bytes the frame allocator manages
-    uint64_t memory_free;                 // bytes free in it now
-    uint64_t free_blocks[kBuddyOrders];   // free blocks of each order
+    uint64_t memory_free;                 // bytes free in it now: in free blocks, or cached
+    uint64_t memory_cached;               // free single pages in the per-CPU caches
+    uint64_t free_blocks[kBuddyOrders];   // free blocks of each order (not the cached pages)
     uint64_t largest_free;                // bytes: the largest free block
     uint32_t fragmentation_permille;      // of free memory, not in blocks of the largest order
     uint32_t processes;                   // that exist now (ProcessList lists them)
     char autorun[kAutorunMax + 1];        // the autorun= kernel option, quotes removed
 };
-static_assert(sizeof(SystemInfo) == 440);
+static_assert(sizeof(SystemInfo) == 448);
 
 struct ProcessRecord {
     uint64_t id;

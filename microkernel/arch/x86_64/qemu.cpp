@@ -5,10 +5,14 @@
 
 namespace mk::qemu {
 
-void exit(ExitCode code) {
+void exit_value(uint32_t value) {
     constexpr uint16_t kDebugExitPort = 0xF4;
-    cpu::outl(kDebugExitPort, uint32_t(code));
+    cpu::outl(kDebugExitPort, value);
     cpu::halt_forever(); // no device: stay halted
+}
+
+void exit(ExitCode code) {
+    exit_value(uint32_t(code));
 }
 
 } // namespace mk::qemu

@@ -14,5 +14,7 @@ enum class ExitCode : uint32_t {
 };
 
 [[noreturn]] void exit(ExitCode code);
+// Writes `value` itself (SystemShutdown: exo::kShutdownBase + the user's code).
+[[noreturn]] void exit_value(uint32_t value);
 
 } // namespace mk::qemu

@@ -19,6 +19,39 @@ from dataclasses import dataclass
 OVMF_CANDIDATES = ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
 # isa-debug-exit: the kernel writes v, QEMU exits with (v << 1) | 1 (arch/x86_64/qemu.hpp).
 EXIT_PASS, EXIT_FAIL, EXIT_PANIC = 33, 35, 37
+# SystemShutdown(code) (the console's `shutdown CODE`, and the end of an autorun) writes
+# kShutdownBase + code (exo/system.hpp), code 0 to 63.
+SHUTDOWN_BASE, SHUTDOWN_MAX = 0x40, 63
+PANIC_STATUS = 70  # what plain_status makes of a kernel panic (EX_SOFTWARE)
+
+
+def shutdown_status(code):
+    """QEMU's exit status when the guest shut down with `code`."""
+    return ((SHUTDOWN_BASE + code) << 1) | 1
+
+
+def plain_status(status):
+    """QEMU's exit status as a plain one: the code of SystemShutdown (an autorun's count of
+    failed commands, or `shutdown CODE`); 0 or 1 when the kernel ended a run with `shutdown`
+    (the root process passed or failed); PANIC_STATUS for a panic; 0 when QEMU was quit."""
+    if status is None:
+        return 124  # killed at a timeout, as timeout(1) says
+    if status & 1 and SHUTDOWN_BASE <= status >> 1 <= SHUTDOWN_BASE + SHUTDOWN_MAX:
+        return (status >> 1) - SHUTDOWN_BASE
+    return {EXIT_PASS: 0, EXIT_FAIL: 1, EXIT_PANIC: PANIC_STATUS}.get(status, status)
+
+
+def join_cmdline(args):
+    """The kernel command line from separate words, as a shell passed them: a word with a space
+    in its value is quoted (`autorun=ps; mem` -> `autorun="ps; mem"`), which the kernel's
+    Cmdline takes apart again."""
+    words = []
+    for a in args:
+        key, eq, value = a.partition("=")
+        if any(c.isspace() for c in a) and not a.startswith('"') and '"' not in value:
+            a = f'{key}="{value}"' if eq else f'"{a}"'
+        words.append(a)
+    return " ".join(words)
 
 # --icount (the guest benchmarks, bench/guest/run.py):
 # - shift=0: the virtual clock advances 1 ns per guest instruction and the TSC counts it, so one
@@ -41,13 +74,15 @@ def find_ovmf():
 
 
 def make_cmdline_disk(path, cmdline):
-    """Writes a 1.44 MB FAT image whose /exo/cmdline.cfg sets exo_cmdline for grub.cfg."""
-    if '"' in cmdline or "\\" in cmdline or "$" in cmdline:
-        raise ValueError("the kernel command line may not contain quotes, backslashes or '$'")
+    """Writes a 1.44 MB FAT image whose /exo/cmdline.cfg sets exo_cmdline for grub.cfg. The
+    value is a GRUB single-quoted string, taken literally; GRUB passes a double quote on to the
+    kernel as \\" (which the kernel's Cmdline reads as a quote)."""
+    if "'" in cmdline or "\n" in cmdline:
+        raise ValueError("the kernel command line may not contain single quotes or newlines")
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "cmdline.cfg")
         with open(cfg, "w") as f:
-            f.write(f'set exo_cmdline="{cmdline}"\n')
+            f.write(f"set exo_cmdline='{cmdline}'\n")
         if os.path.exists(path):
             os.remove(path)
         for cmd in (["mformat", "-C", "-f", "1440", "-i", path, "::"],
@@ -122,11 +157,15 @@ def main():
         sys.exit("qemu.py: qemu-system-x86_64 is missing (./exo installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         disk = os.path.join(tmp, "cmdline.img")
-        make_cmdline_disk(disk, " ".join(args.cmdline))
+        make_cmdline_disk(disk, join_cmdline(args.cmdline))
         cmd = qemu_command(args.iso, disk, args.memory, args.uefi, args.smp, args.icount, args.gdb,
                            serial="mon:stdio")
         print("exo: " + " ".join(cmd) + "   (quit: Ctrl-A X)", file=sys.stderr)
-        return subprocess.run(cmd).returncode
+        status = subprocess.run(cmd).returncode
+        plain = plain_status(status)
+        print(f"exo: the guest ended with status {plain} (QEMU exit status {status})",
+              file=sys.stderr)
+        return plain
 
 
 if __name__ == "__main__":

@@ -256,6 +256,20 @@ TESTS = [
 ]
 
 
+LOG_SEQ = re.compile(r"^\[\s*\d+\.\d{6}\] #(\d+) (?:debug|info|warn|error): ", re.MULTILINE)
+
+
+def sequence_check(log):
+    """Every kernel log line carries its sequence number, written directly or through the
+    console: they must run 1, 2, 3, ... with no gap (a lost line) and no repeat (a doubled one)."""
+    seen = [int(n) for n in LOG_SEQ.findall(log)]
+    for i, n in enumerate(seen):
+        if n != i + 1:
+            prev = seen[i - 1] if i else None
+            return f"log line #{n} follows #{prev}: lines lost, doubled or out of order"
+    return None
+
+
 def judge(test, status, log):
     if status is None:
         return f"timed out after {test.timeout} s"
@@ -267,7 +281,7 @@ def judge(test, status, log):
     missing = [m for m in test.markers if not re.search(m, log, re.MULTILINE)]
     if missing:
         return "missing from the serial log: " + "; ".join(missing)
-    return test.check(log) if test.check else None
+    return sequence_check(log) or (test.check(log) if test.check else None)
 
 
 def run_test(iso, test):

@@ -1,10 +1,12 @@
 // init, the root process: it holds every capability the kernel gives out, starts the programs
 // that the boot manifest names and gives each only what its line grants (a quota, the log, a
-// port range, an interrupt line, the services it serves and those it may connect to). Then it
-// serves and supervises from one wait on its event ring (exo::Server): Connect requests from
-// the programs (exo/proto/init.hpp), and the end of each program (ProcessWatch). A program that
-// faults or exits with a code other than 0 is restarted with the same grants, unless its
-// restart budget is spent (restarts=N within=MS): then init gives it up and the rest goes on.
+// port range, an interrupt line, the services it serves and those it may connect to, the System
+// capability). Then it serves and supervises from one wait on its event ring (exo::Server):
+// Connect requests from the programs (exo/proto/init.hpp), control requests (Programs, Kill,
+// Restart) from those whose line says `control`, and the end of each program (ProcessWatch). A
+// program that faults or exits with a code other than 0 is restarted with the same grants,
+// unless its restart budget is spent (restarts=N within=MS): then init gives it up and the rest
+// goes on.
 //
 // Arguments (the kernel's `init=`, comma-separated): `once` waits for every program that serves
 // nothing to end, stops the servers, checks that each quota came back empty and exits (the
@@ -37,11 +39,12 @@ constexpr unsigned kAcceptRingLog2 = 12;      // a server's accept ring: 100 New
 constexpr uint64_t kSettleNs = 2'000'000'000; // for an ended program's last frames to come back
 
 enum class State : uint8_t {
-    Idle,     // not started yet
-    Running,  // started, not ended
-    Stopping, // killed by init (once, at the end): not restarted
-    Ended,    // ended for good: exited with 0, or stopped
-    GivenUp,  // ended too often within its restart window, or could not be restarted
+    Idle,      // not started yet
+    Running,   // started, not ended
+    Stopping,  // killed by init (once, at the end): not restarted
+    Replacing, // killed by init for a Restart request: started again when its end arrives
+    Ended,     // ended for good: exited with 0, or stopped
+    GivenUp,   // ended too often within its restart window, or could not be restarted
 };
 
 struct Program {
@@ -51,6 +54,7 @@ struct Program {
     State state = State::Idle;
     bool ended_badly = false; // its last end was a fault, a kill or a code other than 0
     uint32_t starts = 0;
+    uint32_t restarts = 0; // by supervision, since boot (not those on request)
     uint64_t process_id = 0;
     Child child;               // the running incarnation: process and quota
     Cap<Memory> retired_quota; // the last ended incarnation's, until it is seen to be empty
@@ -61,6 +65,11 @@ struct Program {
     // connect=: the program's link to init, a client of init's server (-1: none).
     int32_t link = -1;
 };
+
+// connect= and control speak to init over a link.
+bool has_link(const ServerEntry& e) {
+    return e.connect_count > 0 || e.control;
+}
 
 class Init {
 public:
@@ -76,14 +85,23 @@ private:
     bool serves(const Program& p) const { return p.entry.serve_count > 0; }
     Program* provider_of(const char* service);
     Status start(Program& p);
+    bool alive(const Program& p) const {
+        return p.state == State::Running || p.state == State::Stopping ||
+               p.state == State::Replacing;
+    }
     void ended(Program& p, const ExitInfo& exit);
     void restart_or_give_up(Program& p);
+    void restart_on_request(Program& p);
     void retire_quota(Program& p);
     bool clients_done() const;
     void stop_servers();
     bool all_ended() const;
     bool quotas_came_back();
     Status connect(Program& from, uint32_t link, const Request& request, Reply& reply);
+    Status control(const Program& from, const Request& request, Reply& reply);
+    Status list_programs(const Request& request, Reply& reply) const;
+    Result<uint32_t> kill_by_name(const char* name);
+    Result<uint32_t> restart_by_name(const char* name);
     Status hand_over(Program& server, const proto::init::ConnectRequest& request,
                      uint64_t client_process, Cap<Ring>& rx, Cap<Ring>& tx);
 
@@ -106,7 +124,7 @@ Status Init::start_serving() {
     Server::Core::Config config;
     config.protocol = proto::init::kProtocol;
     config.version = proto::init::kVersion;
-    config.max_reply = sizeof(proto::init::ConnectReply);
+    config.max_reply = sizeof(proto::init::ProgramsReply);
     config.context = this;
     config.handler = on_request;
     config.on_event = on_event;
@@ -174,7 +192,16 @@ Status Init::start(Program& p) {
         print("init: no module '%s' for the manifest", e.name);
         return Status::NotFound;
     }
-    SpawnGrant grants[5];
+    // The kernel gives the root the System capability; without it, the line cannot be met.
+    CapInfo system{};
+    if (e.system_rights && (sys::cap_info(kSlotSystem, &system) != Status::Ok ||
+                            system.type != uint16_t(ObjectType::System))) {
+        print("init: '%s' not started: its line grants the System capability (system), which "
+              "init does not hold",
+              e.name);
+        return Status::NotFound;
+    }
+    SpawnGrant grants[6];
     size_t grant_count = 0;
     Cap<IoPorts> ports;
     Cap<Irq> irq;
@@ -193,7 +220,9 @@ Status Init::start(Program& p) {
         accept = TRY(ring_create(kSlotMemory, kAcceptRingLog2));
         grants[grant_count++] = {accept.consumer.slot(), kSlotAccept, kRightsAll};
     }
-    if (e.connect_count) {
+    if (e.system_rights)
+        grants[grant_count++] = {kSlotSystem, kSlotSystem, e.system_rights};
+    if (has_link(e)) {
         to_init = TRY(ring_create(kSlotMemory, kLinkRingLog2));
         from_init = TRY(ring_create(kSlotMemory, kLinkRingLog2));
         grants[grant_count++] = {to_init.producer.slot(), kSlotInitTx, kRightsAll};
@@ -236,7 +265,7 @@ Status Init::start(Program& p) {
                   status_name(mapped.status()));
         }
     }
-    if (e.connect_count) {
+    if (has_link(e)) {
         auto link =
             server_.add(static_cast<Cap<Ring>&&>(to_init.consumer),
                         static_cast<Cap<Ring>&&>(from_init.producer), uint64_t(&p - programs_));
@@ -259,8 +288,8 @@ void Init::on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t 
     memcpy(&event, payload, sizeof event);
     for (size_t i = 0; i < init->count_; ++i) {
         Program& p = init->programs_[i];
-        if ((p.state == State::Running || p.state == State::Stopping) &&
-            p.process_id == event.process_id) {
+        // By process id: the end of an incarnation that init already replaced matches nothing.
+        if (init->alive(p) && p.process_id == event.process_id) {
             init->ended(p, event.exit);
             return;
         }
@@ -269,6 +298,7 @@ void Init::on_event(void* self, uint32_t type, const uint8_t* payload, uint32_t 
 
 void Init::ended(Program& p, const ExitInfo& exit) {
     const bool stopping = p.state == State::Stopping;
+    const bool replacing = p.state == State::Replacing;
     server_.core().yield_to_owner(); // run() looks at what is left
     const auto reason = ExitReason(exit.reason);
     if (reason == ExitReason::Exited) {
@@ -277,7 +307,10 @@ void Init::ended(Program& p, const ExitInfo& exit) {
         print("init: '%s' faulted: vector %u at %#lx (address %#lx)", name_of(p), exit.vector,
               exit.address, exit.fault_address);
     } else {
-        print("init: '%s' was killed%s", name_of(p), stopping ? " (stopped by init)" : "");
+        print("init: '%s' was killed%s", name_of(p),
+              stopping    ? " (stopped by init)"
+              : replacing ? " (for a restart on request)"
+                          : "");
     }
     // Its link and accept ring go with it: whatever was in flight on them is dropped, and its
     // clients already read Closed (the kernel closed its ends before it told us).
@@ -289,7 +322,11 @@ void Init::ended(Program& p, const ExitInfo& exit) {
     }
     p.child.process.reset();
     retire_quota(p);
-    p.ended_badly = !stopping && !(reason == ExitReason::Exited && exit.code == 0);
+    p.ended_badly = !stopping && !replacing && !(reason == ExitReason::Exited && exit.code == 0);
+    if (replacing) {
+        restart_on_request(p);
+        return;
+    }
     if (!p.ended_badly) {
         p.state = State::Ended;
         return;
@@ -300,14 +337,25 @@ void Init::ended(Program& p, const ExitInfo& exit) {
 void Init::restart_or_give_up(Program& p) {
     if (!p.budget.allow(sys::clock_ns())) {
         print("init: '%s' ended %u times, more than restarts=%u within %lu ms: given up%s",
-              name_of(p), p.starts, p.entry.restarts, p.entry.within_ms,
+              name_of(p), p.restarts + 1, p.entry.restarts, p.entry.within_ms,
               serves(p) ? "; its services are unavailable" : "");
         p.state = State::GivenUp;
         return;
     }
-    print("init: restarting '%s' (restart %u)", name_of(p), p.starts);
+    ++p.restarts;
+    print("init: restarting '%s' (restart %u)", name_of(p), p.restarts);
     if (start(p) != Status::Ok) {
         print("init: '%s' could not be restarted: given up", name_of(p));
+        p.state = State::GivenUp;
+    }
+}
+
+// A Restart request's start: with a fresh restart budget, and not counted as a restart.
+void Init::restart_on_request(Program& p) {
+    p.budget = RestartBudget(p.entry.restarts, p.entry.within_ms * 1'000'000);
+    p.ended_badly = false;
+    if (start(p) != Status::Ok) {
+        print("init: '%s' could not be restarted on request: given up", name_of(p));
         p.state = State::GivenUp;
     }
 }
@@ -345,7 +393,10 @@ Status Init::on_request(void* self, Server::Client& client, const Request& reque
     const uint64_t tag = init->server_.tag(client.index);
     if (tag >= init->count_)
         return Status::BadState;
-    return init->connect(init->programs_[tag], client.index, request, reply);
+    Program& from = init->programs_[tag];
+    if (request.type == proto::init::kMsgConnect)
+        return init->connect(from, client.index, request, reply);
+    return init->control(from, request, reply);
 }
 
 Status Init::connect(Program& from, uint32_t link, const Request& request, Reply& reply) {
@@ -435,12 +486,138 @@ Status Init::hand_over(Program& server, const proto::init::ConnectRequest& reque
     return Status::Ok;
 }
 
+// ---- Control (`control`: the console) --------------------------------------------------------
+
+// The answer to Programs, Kill or Restart. Kill and Restart act now; the ends they cause come
+// later as events, after this answer, and are told apart from other ends by process id.
+Status Init::control(const Program& from, const Request& request, Reply& reply) {
+    using namespace proto::init;
+    if (request.type != kMsgPrograms && request.type != kMsgKill && request.type != kMsgRestart)
+        return Status::Unsupported;
+    if (!from.entry.control) {
+        print("init: '%s' may not control programs (no control)", name_of(from));
+        return Status::AccessDenied;
+    }
+    if (request.type == kMsgPrograms)
+        return list_programs(request, reply);
+    if (request.length < sizeof(ControlRequest))
+        return Status::Truncated;
+    ControlRequest r;
+    memcpy(&r, request.payload, sizeof r); // once: the client may rewrite the record
+    if (memchr(r.name, '\0', sizeof r.name) == nullptr)
+        return Status::InvalidArgument;
+    auto done = request.type == kMsgKill ? kill_by_name(r.name) : restart_by_name(r.name);
+    if (!done.ok())
+        return done.status();
+    ControlReply answer{int32_t(Status::Ok), done.value()};
+    memcpy(reply.data, &answer, sizeof answer);
+    reply.length = sizeof answer;
+    return Status::Ok;
+}
+
+proto::init::ProgramState program_state(State s) {
+    using proto::init::ProgramState;
+    switch (s) {
+    case State::Running:
+        return ProgramState::Running;
+    case State::Idle: // only before start_all
+    case State::Replacing:
+        return ProgramState::Restarting;
+    case State::GivenUp:
+        return ProgramState::GivenUp;
+    case State::Stopping:
+    case State::Ended:
+        break;
+    }
+    return ProgramState::Ended;
+}
+
+// Records of the programs from `first` on, in manifest order, one per instance; written in place
+// (up to kProgramsPerReply of them) and only as many as there are.
+Status Init::list_programs(const Request& request, Reply& reply) const {
+    using namespace proto::init;
+    if (request.length < sizeof(ProgramsRequest))
+        return Status::Truncated;
+    ProgramsRequest r;
+    memcpy(&r, request.payload, sizeof r);
+    uint32_t count = 0;
+    for (size_t i = r.first; i < count_ && count < kProgramsPerReply; ++i, ++count) {
+        const Program& p = programs_[i];
+        ProgramRecord record{};
+        record.process_id = p.process_id;
+        record.state = uint32_t(program_state(p.state));
+        record.restarts = p.restarts;
+        memcpy(record.name, p.entry.name, strnlen(p.entry.name, sizeof record.name - 1));
+        memcpy(reply.data + offsetof(ProgramsReply, programs) + count * sizeof record, &record,
+               sizeof record);
+    }
+    const uint32_t header[2] = {count, uint32_t(count_)}; // ProgramsReply's count and total
+    static_assert(offsetof(ProgramsReply, programs) == sizeof header);
+    memcpy(reply.data, header, sizeof header);
+    reply.length = uint32_t(sizeof header + count * sizeof(ProgramRecord));
+    return Status::Ok;
+}
+
+// Kill: each running instance of `name`; supervision handles their ends as any other kill.
+Result<uint32_t> Init::kill_by_name(const char* name) {
+    bool found = false;
+    uint32_t killed = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        Program& p = programs_[i];
+        if (strcmp(p.entry.name, name) != 0)
+            continue;
+        found = true;
+        if (p.state != State::Running || sys::process_kill(p.child.process.slot()) != Status::Ok)
+            continue;
+        print("init: '%s' killed on request", name_of(p));
+        ++killed;
+    }
+    if (!found)
+        return Status::NotFound;
+    if (killed == 0)
+        return Status::BadState;
+    return killed;
+}
+
+// Restart: a running instance is killed and marked Replacing, and ended() starts it again when
+// its end arrives (one incarnation at a time: the old one's ports, interrupt line and quota are
+// free by then); one that is not running starts now. Either way with a fresh restart budget and
+// not counted as a restart. One being stopped by init=once stays stopped.
+Result<uint32_t> Init::restart_by_name(const char* name) {
+    bool found = false;
+    uint32_t restarted = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        Program& p = programs_[i];
+        if (strcmp(p.entry.name, name) != 0)
+            continue;
+        found = true;
+        if (p.state == State::Stopping)
+            continue;
+        if (p.state == State::Replacing) { // a restart already under way
+            ++restarted;
+            continue;
+        }
+        print("init: restarting '%s' on request", name_of(p));
+        if (p.state == State::Running) {
+            (void)sys::process_kill(p.child.process.slot()); // its end arrives as an event
+            p.state = State::Replacing;
+            ++restarted;
+            continue;
+        }
+        restart_on_request(p);
+        restarted += p.state == State::Running;
+    }
+    if (!found)
+        return Status::NotFound;
+    return restarted;
+}
+
 // ---- The end (once) ---------------------------------------------------------------------------
 
 bool Init::clients_done() const {
     for (size_t i = 0; i < count_; ++i) {
         const Program& p = programs_[i];
-        if (!serves(p) && (p.state == State::Running || p.state == State::Stopping))
+        if (!serves(p) && alive(p))
             return false;
     }
     return true;
@@ -449,8 +626,8 @@ bool Init::clients_done() const {
 void Init::stop_servers() {
     for (size_t i = 0; i < count_; ++i) {
         Program& p = programs_[i];
-        if (p.state == State::Running) {
-            p.state = State::Stopping;
+        if (p.state == State::Running || p.state == State::Replacing) {
+            p.state = State::Stopping; // a Replacing one is not started again either
             (void)sys::process_kill(p.child.process.slot());
         }
     }
@@ -458,7 +635,7 @@ void Init::stop_servers() {
 
 bool Init::all_ended() const {
     for (size_t i = 0; i < count_; ++i)
-        if (programs_[i].state == State::Running || programs_[i].state == State::Stopping)
+        if (alive(programs_[i]))
             return false;
     return true;
 }

@@ -1,10 +1,12 @@
 // The boot manifest as init reads it (iso/manifest, loaded as the module "manifest"): one
-// server per `start` line, with the quota, capabilities, services and restart policy it is given.
+// server per `start` line, with the quota, capabilities, services, restart policy and operator
+// rights (system, control) it is given.
 // Parsing is separate from acting so a bad line is reported with its number and skipped.
 #pragma once
 
 #include "restart_budget.hpp"
 
+#include <exo/caps.hpp>
 #include <exo/proto/service.hpp>
 #include <exo/status.hpp>
 #include <stddef.h>
@@ -36,6 +38,10 @@ struct ServerEntry {
     uint64_t within_ms = 5000; // than N restarts within MS milliseconds and init gives it up
     uint32_t count = 1;        // count=N: N instances of the program (1 to kMaxInstances)
     uint64_t arg = 0;          // arg=N: the first thread's argument
+    // system: the System capability in slot kSlotSystem with these rights (0: not granted):
+    // kRightRead for `system`, kRightRead | kRightManage for `system=manage`.
+    uint32_t system_rights = 0;
+    bool control = false; // control: it may send init Programs, Kill and Restart
 };
 
 // Calls `fn(entry)` for each valid `start` line of text[0, size); `bad(line_number, why)` (a

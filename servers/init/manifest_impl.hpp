@@ -90,6 +90,14 @@ inline const char* apply_option(const exo::KvToken& t, ServerEntry& e) {
         if (!n.ok())
             return "bad arg (a number below 2^64)";
         e.arg = n.value();
+    } else if (key == "system") {
+        if (t.has_value && value != "manage")
+            return "bad system (no value for Read, or system=manage)";
+        e.system_rights = exo::kRightRead | (t.has_value ? uint32_t(exo::kRightManage) : 0);
+    } else if (key == "control") {
+        if (t.has_value)
+            return "bad control (it takes no value)";
+        e.control = true;
     } else {
         return "unknown option";
     }

@@ -245,6 +245,22 @@ TESTS = [
                          r"echo-client \d+: the restarted server answered 200 more requests"],
                 check=supervision_check(8, kClosedBoundMs))
       for n in (1, 4)],
+    # init's control requests: a program with `control` lists the programs, kills echo-server
+    # (supervision restarts it, counted) and restarts it on request (not counted); programs
+    # without `control` are refused.
+    *[GuestTest(f"user-control-smp{n}", "init=once,manifest=control-manifest shutdown", smp=n,
+                timeout=120,
+                markers=[r"\[control-client\] control-client: all \d+ checks passed",
+                         r"control-denied: all 3 checks passed",
+                         r"init: 'echo-server:echo' killed on request",
+                         r"init: restarting 'echo-server:echo' \(restart 1\)",
+                         r"init: restarting 'echo-server:echo' on request",
+                         r"init: all servers ended; every quota came back",
+                         r"info: root: 'init' exited \(code 0", r"info: root: all memory returned"],
+                check=lambda log: None if len(re.findall(r"control-denied: all 3 checks passed",
+                                                         log)) == 2
+                else "expected 2 'control-denied: all 3 checks passed' lines")
+      for n in (1, 4)],
     GuestTest("user-fuzz-smp1", "root=fuzz-test init=1 shutdown", timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),
     GuestTest("user-fuzz-smp4", "root=fuzz-test init=20261124 shutdown", smp=4, timeout=300,

@@ -79,6 +79,8 @@ TEST_CASE("manifest: a bare start line gets the defaults") {
     REQUIRE(e.within_ms == 5000);
     REQUIRE(e.count == 1);
     REQUIRE(e.arg == 0);
+    REQUIRE(e.system_rights == 0);
+    REQUIRE_FALSE(e.control);
 }
 
 TEST_CASE("manifest: quota, log, ports and irq") {
@@ -120,6 +122,20 @@ TEST_CASE("manifest: restarts, within, count and arg") {
     REQUIRE(entry("start a count=1").count == 1);
     REQUIRE(entry("start a arg=18446744073709551615").arg == UINT64_MAX);
     REQUIRE(entry("start a arg=0").arg == 0);
+}
+
+TEST_CASE("manifest: system and control") {
+    REQUIRE(entry("start console system").system_rights == exo::kRightRead);
+    REQUIRE(entry("start console system=manage").system_rights ==
+            (exo::kRightRead | exo::kRightManage));
+    REQUIRE(entry("start console system=manage system").system_rights == exo::kRightRead);
+    REQUIRE(entry("start console system system=manage").system_rights ==
+            (exo::kRightRead | exo::kRightManage));
+    ServerEntry e = entry("start console control system=manage log");
+    REQUIRE(e.control);
+    REQUIRE(e.log);
+    REQUIRE(e.connect_count == 0); // control alone: init still gives it a link
+    REQUIRE_FALSE(entry("start console system").control);
 }
 
 TEST_CASE("manifest: every bad value is a bad line with its reason") {
@@ -175,6 +191,12 @@ TEST_CASE("manifest: every bad value is a bad line with its reason") {
         {"arg=18446744073709551616", "bad arg"},
         {"arg=0x", "bad arg"},
         {"arg=1.5", "bad arg"},
+        {"system=foo", "bad system"},
+        {"system=", "bad system"},
+        {"system=Manage", "bad system"},
+        {"system=manage,read", "bad system"},
+        {"control=1", "bad control"},
+        {"control=", "bad control"},
         {"unknown=1", "unknown option"},
         {"flag", "unknown option"},
         {"=5", "unknown option"},
@@ -270,7 +292,8 @@ bool same(const ServerEntry& a, const ServerEntry& b) {
            a.irq == b.irq && a.serve_count == b.serve_count &&
            same_names(a.serve, b.serve, a.serve_count) && a.connect_count == b.connect_count &&
            same_names(a.connect, b.connect, a.connect_count) && a.restarts == b.restarts &&
-           a.within_ms == b.within_ms && a.count == b.count && a.arg == b.arg;
+           a.within_ms == b.within_ms && a.count == b.count && a.arg == b.arg &&
+           a.system_rights == b.system_rights && a.control == b.control;
 }
 
 bool valid_service(const char* s) {
@@ -303,6 +326,8 @@ void check_entry(const ServerEntry& e) {
     REQUIRE(e.restarts <= srv::init::RestartBudget::kMaxRestarts);
     REQUIRE((e.within_ms >= 1 && e.within_ms <= srv::init::kMaxWithinMs));
     REQUIRE((e.count >= 1 && e.count <= srv::init::kMaxInstances));
+    REQUIRE((e.system_rights == 0 || e.system_rights == exo::kRightRead ||
+             e.system_rights == (exo::kRightRead | exo::kRightManage)));
 }
 
 } // namespace
@@ -315,9 +340,10 @@ TEST_CASE("manifest: 10,000 random mutations never crash and report each line at
         "start drv ports=0x60-0x64 irq=1 # keyboard\n"
         "module data\n"
         "\n"
-        "start x count=2 connect=1,2,3,4,5,6,7,8";
+        "start x count=2 connect=1,2,3,4,5,6,7,8\n"
+        "start console control system=manage log";
     const char alphabet[] = {'\0', '\xff', '=', ',', '-', '#', ' ', '\t', '\r', '\n', 'x', 'X',
-                             '0',  '1',    '9', 'f', 'a', 'z', 'A', '_',  's',  'l',  '.'};
+                             '0',  '1',    '9', 'f', 'a', 'z', 'A', '_',  's',  'l',  '.', 'm'};
     std::mt19937 rng(20240611);
     auto pick = [&](size_t n) { return size_t(rng() % n); };
     size_t accepted = 0, refused = 0;

@@ -131,6 +131,10 @@ int Console::start() {
         editor_.set_busy(true);
         line("console: autorun: %s", autorun_text_);
     }
+    // Raise the consumers' flags (and read what is there already), so that the next record of
+    // the kernel or answer of init rings its doorbell.
+    log_more_ = drain_log(kLogBatch);
+    drain_init();
     on_irq(); // bytes typed before the IRQ was bound
     return 0;
 }

@@ -132,7 +132,7 @@ void Console::ask_programs(ProgramsFor purpose, uint32_t first) {
     }
     pi::ProgramsRequest request{first, 0};
     if (!init_send(pi::kMsgPrograms, &request, sizeof request, InitAsk::Programs)) {
-        programs_failed_ = true;
+        programs_failed_ = init_tx_ != nullptr; // no link granted at all: nothing to know
         programs_complete();
     }
 }

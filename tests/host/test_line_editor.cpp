@@ -209,7 +209,7 @@ TEST_CASE("Console text: Output records made into lines", "[console]") {
     };
     out.feed("hel", 3, emit, &lines);
     REQUIRE(lines.empty());
-    out.feed("lo\nwor\x01ld\n\n", 12, emit, &lines);
+    out.feed("lo\nwor\x01ld\n\n", 11, emit, &lines);
     REQUIRE(lines == std::vector<std::string>{"hello", "wor.ld", ""});
     out.feed("tail\r", 5, emit, &lines);
     out.flush(emit, &lines);

@@ -14,13 +14,9 @@ namespace srv::console {
 namespace {
 
 constexpr uint32_t kMaxSleepMs = 60000;
-constexpr size_t kMaxProcesses = 256; // listed by ps, mem and caps
-constexpr size_t kPage = 16;          // ProcessList and ProcessCaps records per call
-
-const char* process_state_name(uint32_t state) {
-    constexpr const char* kNames[] = {"created", "running", "exited"};
-    return state < 3 ? kNames[state] : "?";
-}
+constexpr size_t kMaxProcesses = 256;  // listed by ps, mem and caps
+constexpr size_t kPage = 16;           // ProcessList and ProcessCaps records per call
+constexpr size_t kLogDrainBatch = 256; // shutdown: records per drain_log call, until empty
 
 void copy_word(char* to, size_t capacity, std::string_view from) {
     const size_t n = from.size() < capacity - 1 ? from.size() : capacity - 1;
@@ -191,17 +187,14 @@ void Console::print_ps() {
         finish(false);
         return;
     }
-    line("  ID NAME             STATE    THREADS  QUOTA-KiB USED/LIMIT  RESTARTS");
+    line("%s", kPsHeader);
     for (size_t i = 0; i < n; ++i) {
-        const ProcessRecord& p = processes[i];
-        char quota[48], restarts[16] = "-";
-        format(quota, sizeof quota, "%lu/%lu", p.quota_used / 1024, p.quota_limit / 1024);
+        const proto::init::ProgramRecord* program = nullptr;
         for (uint32_t k = 0; k < program_count_; ++k) {
-            if (programs_[k].process_id == p.id)
-                format(restarts, sizeof restarts, "%u", programs_[k].restarts);
+            if (programs_[k].process_id == processes[i].id)
+                program = &programs_[k];
         }
-        line("%4lu %-16.31s %-8s %7u %21s %9s", p.id, p.name, process_state_name(p.state),
-             p.threads, quota, restarts);
+        ps_line(processes[i], program, emit_line, this);
     }
     if (programs_failed_)
         line("ps: restarts unknown: no answer from init");
@@ -233,7 +226,7 @@ void Console::cmd_caps(const Args& args) {
 
 void Console::print_caps(const ProcessRecord& p) {
     line("process %lu %.31s:", p.id, p.name);
-    line("SLOT TYPE          RIGHTS  BADGE  FIRST  COUNT");
+    line("%s", kCapsHeader);
     CapRecord records[kPage];
     Slot after = 0;
     for (;;) {
@@ -244,14 +237,8 @@ void Console::print_caps(const ProcessRecord& p) {
         }
         if (r.value == 0 || r.value > kPage)
             return;
-        for (size_t i = 0; i < r.value; ++i) {
-            const CapRecord& c = records[i];
-            char rights[7];
-            rights_letters(c.info.rights, rights);
-            line("%4u %-13s %-6s  0x%lx 0x%lx 0x%lx", c.slot,
-                 object_type_name(ObjectType(c.info.type)), rights, c.info.badge, c.info.first,
-                 c.info.count);
-        }
+        for (size_t i = 0; i < r.value; ++i)
+            caps_line(records[i], emit_line, this);
         after = records[r.value - 1].slot;
         if (r.value < kPage)
             return;
@@ -264,27 +251,11 @@ void Console::cmd_mem(const Args&) {
         finish(false);
         return;
     }
-    line("usable: %lu KiB", info.memory_usable / 1024);
-    line("ORDER  BLOCK-KiB     COUNT        KiB");
-    uint64_t in_blocks = 0;
-    for (size_t order = 0; order < kBuddyOrders; ++order) {
-        const uint64_t block = uint64_t(4) << order, count = info.free_blocks[order];
-        line("%5zu %10lu %9lu %10lu", order, block, count, count * block);
-        in_blocks += count * block;
-    }
-    line("free: %lu KiB in blocks", in_blocks);
-    line("free: %lu KiB", info.memory_free / 1024);
-    line("largest free block: %lu KiB", info.largest_free / 1024);
-    line("fragmentation: %u.%u %%", info.fragmentation_permille / 10,
-         info.fragmentation_permille % 10);
+    memory_lines(info, emit_line, this);
     const size_t n = list_processes(processes, kMaxProcesses);
-    line("  ID NAME             QUOTA-KiB USED/LIMIT");
-    for (size_t i = 0; i < n; ++i) {
-        char quota[48];
-        format(quota, sizeof quota, "%lu/%lu", processes[i].quota_used / 1024,
-               processes[i].quota_limit / 1024);
-        line("%4lu %-16.31s %20s", processes[i].id, processes[i].name, quota);
-    }
+    line("%s", kQuotaHeader);
+    for (size_t i = 0; i < n; ++i)
+        quota_line(processes[i], emit_line, this);
     finish(true);
 }
 
@@ -389,7 +360,7 @@ void Console::cmd_shutdown(const Args& args) {
 // Prints every log record still in the ring, then powers off; returns only if that failed.
 void Console::shutdown(uint32_t code) {
     line("console: shutting down (code %u)", code);
-    while (drain_log(kMaxProcesses)) {
+    while (drain_log(kLogDrainBatch)) {
     }
     Status s = sys::system_shutdown(kSlotSystem, code);
     line("shutdown: %s", status_name(s));

@@ -6,6 +6,7 @@
 
 #include "command_line.hpp"
 #include "line_editor.hpp"
+#include "report.hpp"
 #include "uart.hpp"
 
 #include <exo/channel.hpp>

@@ -5,8 +5,12 @@
 
 #include "../../servers/console/command_line.hpp"
 #include "../../servers/console/line_editor.hpp"
+#include "../../servers/console/report.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -222,4 +226,101 @@ TEST_CASE("Console text: Output records made into lines", "[console]") {
     REQUIRE(lines.size() == 2);
     REQUIRE(lines[0].size() == OutputLines::kWidth);
     REQUIRE(lines[1] == "wwwww");
+}
+
+namespace {
+
+std::vector<std::string> report_lines;
+void collect(void*, std::string_view line) {
+    report_lines.emplace_back(line);
+}
+
+std::vector<std::string> fields(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> out;
+    for (std::string f; in >> f;)
+        out.push_back(f);
+    return out;
+}
+
+exo::ProcessRecord process(uint64_t id, const char* name, uint64_t used, uint64_t limit) {
+    exo::ProcessRecord p{};
+    p.id = id;
+    p.state = uint32_t(exo::ProcessState::Running);
+    p.threads = 2;
+    p.quota_used = used;
+    p.quota_limit = limit;
+    std::memcpy(p.name, name, std::min(std::strlen(name), sizeof p.name - 1));
+    return p;
+}
+
+} // namespace
+
+TEST_CASE("Console reports: ps lines under their header", "[console]") {
+    report_lines.clear();
+    exo::proto::init::ProgramRecord program{};
+    program.process_id = 3;
+    program.restarts = 2;
+    srv::console::ps_line(process(3, "console", 212 * 1024 + 100, 512 * 1024), &program, collect,
+                          nullptr);
+    srv::console::ps_line(process(1, "init", 1904 * 1024, 65536 * 1024), nullptr, collect, nullptr);
+    const std::string header = srv::console::kPsHeader;
+    REQUIRE(header == "  ID NAME             STATE    THREADS  QUOTA-KiB USED/LIMIT  RESTARTS");
+    REQUIRE(report_lines[0] ==
+            "   3 console          running        2               212/512         2");
+    REQUIRE(report_lines[0].size() == header.size()); // the columns line up
+    REQUIRE(fields(report_lines[1]) ==
+            std::vector<std::string>{"1", "init", "running", "2", "1904/65536", "-"});
+    // A name of 31 characters stays one field.
+    report_lines.clear();
+    srv::console::ps_line(process(9, "abcdefghijklmnopqrstuvwxyz01234", 0, 4096), nullptr, collect,
+                          nullptr);
+    REQUIRE(fields(report_lines[0]).size() == 6);
+    REQUIRE(fields(report_lines[0])[1] == "abcdefghijklmnopqrstuvwxyz01234");
+}
+
+TEST_CASE("Console reports: caps lines", "[console]") {
+    report_lines.clear();
+    exo::CapRecord cap{};
+    cap.slot = 11;
+    cap.info.type = uint16_t(exo::ObjectType::System);
+    cap.info.rights = exo::kRightRead | exo::kRightManage;
+    srv::console::caps_line(cap, collect, nullptr);
+    cap.slot = 5;
+    cap.info.type = uint16_t(exo::ObjectType::IoPorts);
+    cap.info.rights = exo::kRightsAll;
+    cap.info.badge = 0x2a;
+    cap.info.first = 0x3f8;
+    cap.info.count = 8;
+    srv::console::caps_line(cap, collect, nullptr);
+    REQUIRE(report_lines[0] == "  11 System        r----m  0x0 0x0 0x0");
+    REQUIRE(fields(report_lines[1]) ==
+            std::vector<std::string>{"5", "IoPorts", "rwxdgm", "0x2a", "0x3f8", "0x8"});
+    REQUIRE(fields(srv::console::kCapsHeader).size() == 6);
+}
+
+TEST_CASE("Console reports: mem's free lines agree", "[console]") {
+    report_lines.clear();
+    exo::SystemInfo info{};
+    info.memory_usable = 130556 * 1024;
+    info.free_blocks[0] = 3;
+    info.free_blocks[1] = 1;
+    info.free_blocks[10] = 30;
+    info.memory_free = (3 * 4 + 8 + 30 * 4096) * 1024;
+    info.largest_free = 4096 * 1024;
+    info.fragmentation_permille = 15;
+    srv::console::memory_lines(info, collect, nullptr);
+    REQUIRE(srv::console::free_in_blocks_kib(info) == 3 * 4 + 8 + 30 * 4096);
+    REQUIRE(report_lines.size() == 2 + exo::kBuddyOrders + 4);
+    REQUIRE(report_lines[0] == "usable: 130556 KiB");
+    REQUIRE(report_lines[2] == "    0          4         3         12");
+    REQUIRE(report_lines[12] == "   10       4096        30     122880");
+    REQUIRE(report_lines[13] == "free: 122900 KiB in blocks");
+    REQUIRE(report_lines[14] == "free: 122900 KiB");
+    REQUIRE(report_lines[15] == "largest free block: 4096 KiB");
+    REQUIRE(report_lines[16] == "fragmentation: 1.5 %");
+    report_lines.clear();
+    srv::console::quota_line(process(1, "init", 1904 * 1024, 65536 * 1024), collect, nullptr);
+    REQUIRE(report_lines[0] == "   1 init                       1904/65536");
+    REQUIRE(report_lines[0].size() == std::string(srv::console::kQuotaHeader).size());
 }

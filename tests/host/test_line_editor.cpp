@@ -1,6 +1,7 @@
 // The console's portable parts (servers/console/): the line editor, fed bytes as a terminal
 // sends them, checked by what it echoes and the lines it completes; and the command-line text
-// handling (words, autorun commands, levels, rights, Output lines).
+// handling (words, autorun commands, levels, rights, Output lines); the ps, caps and mem lines
+// whose formats guest tests parse.
 #include "support.hpp"
 
 #include "../../servers/console/command_line.hpp"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs every Exo-OS test: the Catch2 host tests (each TEST_CASE counts as one test), the SPIN
 model checks (tests/model/check.py, one test per check) and the QEMU guest tests
-(tests/guest/harness.py). Ends with the line `N passed, N failed` over both, and
+(tests/guest/harness.py), then the console on a pseudo-terminal (tests/guest/interactive.py).
+Ends with the line `N passed, N failed` over both, and
 exits non-zero if anything failed.
 
   run_all.py BUILD_DIR [--host-only | --guest-only]
@@ -64,6 +65,19 @@ def run_guest(build_dir):
     return int(m.group(1)), int(m.group(2)) + (1 if proc.returncode and not int(m.group(2)) else 0)
 
 
+def run_interactive(build_dir):
+    """The console on a pseudo-terminal (tests/guest/interactive.py): one test per step."""
+    iso = os.path.join(build_dir, "iso", "exo.iso")
+    result = subprocess.run([sys.executable, os.path.join(HERE, "guest", "interactive.py"), iso],
+                            capture_output=True, text=True, timeout=600)
+    sys.stdout.write(result.stdout + result.stderr)
+    m = re.search(r"^interactive: (\d+) passed, (\d+) failed$", result.stdout, re.M)
+    if not m:
+        return 0, 1
+    passed, failed = int(m.group(1)), int(m.group(2))
+    return passed, failed + (1 if result.returncode and not failed else 0)
+
+
 def run_model():
     """SPIN model checks of the wake-up protocols (tests/model/check.py): one test per line."""
     result = subprocess.run([sys.executable, os.path.join(HERE, "model", "check.py")],
@@ -91,6 +105,8 @@ def main():
         passed, failed = passed + p, failed + f
     if not args.host_only:
         p, f = run_guest(args.build_dir)
+        passed, failed = passed + p, failed + f
+        p, f = run_interactive(args.build_dir)
         passed, failed = passed + p, failed + f
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

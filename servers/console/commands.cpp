@@ -325,7 +325,7 @@ void Console::cmd_version(const Args&) {
         finish(false);
         return;
     }
-    line("%.*s", int(strnlen(info.version, sizeof info.version)), info.version);
+    line("Exo-OS %.*s", int(strnlen(info.version, sizeof info.version)), info.version);
     line("console protocol cons v%u", proto::console::kVersion);
     finish(true);
 }

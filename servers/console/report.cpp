@@ -70,6 +70,7 @@ void memory_lines(const exo::SystemInfo& info, EmitLine emit, void* context) {
         emit_format(emit, context, "%5zu %10lu %9lu %10lu", order, block, count, count * block);
     }
     emit_format(emit, context, "free: %lu KiB in blocks", free_in_blocks_kib(info));
+    emit_format(emit, context, "free: %lu KiB in per-CPU page caches", info.memory_cached / 1024);
     emit_format(emit, context, "free: %lu KiB", info.memory_free / 1024);
     emit_format(emit, context, "largest free block: %lu KiB", info.largest_free / 1024);
     emit_format(emit, context, "fragmentation: %u.%u %%", info.fragmentation_permille / 10,

@@ -136,7 +136,7 @@ def boot_once(iso, cmdline, timeout, **machine):
             out, _ = proc.communicate()
             status = None
         elapsed = time.monotonic() - start
-        log = open(serial, errors="replace").read() if os.path.exists(serial) else ""
+        log = open(serial, errors="replace", newline="").read() if os.path.exists(serial) else ""
         shown = [a.replace(disk, "cmdline.img").replace(serial, "serial.log") for a in cmd]
     return Boot(status, log.replace("\r\n", "\n"), out, elapsed, shown)
 

@@ -7,9 +7,14 @@
 // of the serial log can check that nothing was lost or doubled at a handover:
 //  - attach: the first record number the ring gets is returned under the log lock; every line
 //    before it was written directly.
+//  - the console prints: LogPrint writes each record to the serial port and releases it in one
+//    step, under the log lock and inside a syscall, so a kill of the console (which takes effect
+//    only when the syscall returns) never leaves a record printed but not released, or released
+//    but not printed. The console chooses when (between its own lines); the kernel does the
+//    writing.
 //  - detach (the console is gone, or corrupted its ring's indices, or a panic): the records the
-//    console had not released yet are written directly first, then the new line. The console
-//    releases a record only after printing it, so each record is printed once.
+//    console had not printed yet are written directly first, then the new line. Each record is
+//    thus printed exactly once.
 //  - a full ring: a process's line (LogWrite) waits for room, up to kUserWait; a kernel line
 //    cannot wait (it may come from any context) and is counted as dropped, and the next line
 //    that fits is preceded by a record saying how many were dropped. Dropped lines take no
@@ -71,10 +76,13 @@ void write_direct(const exo::LogRecord& r, const char* text) {
 }
 
 // The records the console has not released, written directly (their numbers are theirs), then
-// the ring let go. Under the lock (or in panic mode).
-void detach_locked() {
+// the ring let go. Under the lock (or in panic mode). `abrupt`: the console did not see it
+// coming (it died, or a panic): its last line may be unfinished (a prompt), so start a new one.
+void detach_locked(bool abrupt) {
     if (!sink)
         return;
+    if (abrupt)
+        serial::write("\n", 1);
     Line line;
     uint64_t at = sink->unread_start();
     uint32_t type = 0, length = 0;
@@ -109,7 +117,7 @@ exo::Status emit_locked(Line& line) {
             } else if (s == exo::Status::WouldBlock) {
                 return s;
             } else {
-                detach_locked();
+                detach_locked(true);
             }
         }
     }
@@ -125,7 +133,7 @@ exo::Status emit_locked(Line& line) {
             sink->ring_consumer_bell(); // the console waits on its event ring, bound to this one
             return s;
         }
-        detach_locked(); // Closed or Malformed: the console is gone or broke its ring
+        detach_locked(true); // Closed or Malformed: the console is gone or broke its ring
     }
     if (dropped_unsaid != 0) {
         exo::LogRecord note{next_seq++, line.record.ns, uint32_t(exo::LogLevel::Warn), 0};
@@ -217,7 +225,7 @@ exo::Result<uint64_t> attach(RingEnd* producer) {
     LineGuard guard;
     if (panic_mode)
         return exo::Status::BadState;
-    detach_locked();
+    detach_locked(false);
     if (producer) {
         producer->retain();
         sink_end = producer;
@@ -225,6 +233,37 @@ exo::Result<uint64_t> attach(RingEnd* producer) {
         sink->control().producer_waiting.store(1, std::memory_order_relaxed);
     }
     return next_seq;
+}
+
+exo::Result<uint64_t> print_pending(uint64_t max) {
+    if (max == 0)
+        return uint64_t(0);
+    uint64_t printed = 0;
+    RingEnd* end = nullptr;
+    for (; printed < max; ++printed) {
+        LineGuard guard;
+        if (!sink || (end && end != sink_end))
+            break;
+        if (!end) {
+            end = sink_end;
+            end->retain(); // for the wake-up below, after the lock
+        }
+        Line line;
+        uint64_t at = sink->unread_start();
+        uint32_t type = 0, length = 0;
+        if (!sink->read_posted(at, &type, &line, sizeof line, &length))
+            break;
+        if (type == exo::kEventLog && length >= sizeof line.record &&
+            line.record.length <= length - sizeof line.record)
+            write_direct(line.record, line.text);
+        sink->control().head.store(at, std::memory_order_release);
+    }
+    if (!end)
+        return exo::Status::BadState;
+    if (printed != 0)
+        end->ring().notify(false); // writers waiting for room (process_line)
+    end->release();
+    return printed;
 }
 
 Stats stats() {
@@ -246,7 +285,7 @@ void raw(const char* fmt, ...) {
 
 void enter_panic_mode() {
     panic_mode = true;
-    detach_locked(); // what the console had not shown yet comes before the panic report
+    detach_locked(true); // what the console had not shown yet comes before the panic report
 }
 
 } // namespace mk::log

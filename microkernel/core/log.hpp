@@ -37,6 +37,11 @@ void process_line(const char* name, const char* text);
 // there; BadState after a panic.
 exo::Result<uint64_t> attach(RingEnd* producer);
 
+// LogPrint: up to `max` of the attached ring's oldest records written to the serial port, each
+// released in the same step (under the log lock, in a syscall: a kill takes effect only after).
+// BadState when no ring is attached.
+exo::Result<uint64_t> print_pending(uint64_t max);
+
 struct Stats {
     uint64_t next_seq; // the number the next line gets
     uint64_t dropped;  // kernel lines that found the ring full, since boot

@@ -45,7 +45,7 @@ constexpr Handler kTable[] = {
     thread_watch,   system_info,
     process_list,   process_caps,
     log_attach,     log_level,
-    system_shutdown,
+    system_shutdown, log_print,
 };
 static_assert(sizeof kTable / sizeof kTable[0] == uint64_t(Sys::Count),
               "every syscall number needs its handler");

@@ -138,6 +138,12 @@ Return log_attach(const Args& a) {
     return ok(TRY(log::attach(end.get())));
 }
 
+Return log_print(const Args& a) {
+    exo::Slot slot = TRY(slot_arg(a.a0));
+    TRY(caps::resolve<System>(self(), slot, exo::kRightManage));
+    return ok(TRY(log::print_pending(a.a1)));
+}
+
 Return log_level(const Args& a) {
     exo::Slot slot = TRY(slot_arg(a.a0));
     if (a.a1 > uint64_t(exo::LogLevel::Error))

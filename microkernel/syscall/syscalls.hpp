@@ -94,5 +94,6 @@ Return process_caps(const Args&);
 Return log_attach(const Args&);
 Return log_level(const Args&);
 Return system_shutdown(const Args&);
+Return log_print(const Args&);
 
 } // namespace mk::sys

@@ -80,13 +80,7 @@ int Console::start() {
     if (ring.ok()) {
         log_producer_ = static_cast<Cap<Ring>&&>(ring.value().producer);
         log_consumer_ = static_cast<Cap<Ring>&&>(ring.value().consumer);
-        auto mapped = map_ring_end(log_consumer_, false);
-        attached = mapped.status();
-        if (mapped.ok()) {
-            const MappedEnd m = mapped.value();
-            log_ = new (log_storage_) ring::Consumer(m.control, m.data, m.size);
-            attached = sys::ring_bind(log_consumer_.slot(), server_->event_producer(), kLogBadge);
-        }
+        attached = sys::ring_bind(log_consumer_.slot(), server_->event_producer(), kLogBadge);
         if (attached == Status::Ok) {
             SysResult r = sys::log_attach(kSlotSystem, log_producer_.slot());
             attached = r.status;
@@ -217,49 +211,24 @@ uint64_t Console::arm_timer(uint32_t kind, uint64_t ms) {
     return cookie;
 }
 
-// Records, written to the UART before they are released (a console that dies leaves the
-// unreleased ones for the kernel to replay). Untrusted: a record that is not a whole LogRecord
-// with its text is skipped.
+// The kernel's records, printed where the console's own lines are: the prompt is taken down,
+// LogPrint writes up to `max_records` of them (each printed and released in one step that a
+// kill cannot split, so a console that dies leaves each record printed once, by it or by the
+// kernel after it), and the prompt comes back. The kernel rings the log's doorbell on every
+// record, after the event that woke us was released, so none waits unseen. True when there may
+// be more (a long burst goes on at the next turn).
 bool Console::drain_log(size_t max_records) {
-    if (log_ == nullptr || log_broken_)
+    if (log_broken_)
         return false;
-    log_->finish_wait();
-    for (size_t n = 0; n < max_records; ++n) {
-        auto m = log_->peek();
-        if (m.status() == Status::WouldBlock) {
-            log_->release();
-            log_->prepare_wait(); // the kernel's next record rings the doorbell
-            auto again = log_->peek();
-            if (again.status() == Status::WouldBlock)
-                return false;
-            log_->finish_wait();
-            if (again.ok())
-                log_->put_back(again.value());
-            continue;
-        }
-        if (!m.ok()) {
-            log_broken_ = true;
-            line("console: the log ring is %s; no more log lines", status_name(m.status()));
-            return false;
-        }
-        if (m.value().type == kEventLog)
-            print_log_record(m.value().data, m.value().length);
-        log_->release();
+    const bool hidden = editor_.hide();
+    SysResult r = sys::log_print(kSlotSystem, max_records);
+    if (r.status != Status::Ok) {
+        log_broken_ = true;
+        line("console: LogPrint: %s; no more log lines", status_name(r.status));
     }
-    return true;
-}
-
-void Console::print_log_record(const uint8_t* payload, uint32_t length) {
-    LogRecord r;
-    if (length < sizeof r)
-        return;
-    memcpy(&r, payload, sizeof r);
-    if (r.length > kMaxLogText || r.length > length - sizeof r)
-        return;
-    char text[kMaxLogText];
-    memcpy(text, payload + sizeof r, r.length); // copied: the producer could still rewrite it
-    line("[%5lu.%06lu] #%lu %s: %.*s", r.ns / 1'000'000'000, (r.ns / 1000) % 1'000'000, r.seq,
-         log_level_name(r.level), int(r.length), text);
+    if (hidden)
+        editor_.show();
+    return r.status == Status::Ok && r.value == max_records;
 }
 
 // Responses from init, each with the id of its request.

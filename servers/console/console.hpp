@@ -88,7 +88,6 @@ private:
     void on_irq();
     void on_timer(uint64_t cookie);
     bool drain_log(size_t max_records); // true: records are left
-    void print_log_record(const uint8_t* payload, uint32_t length);
     void drain_init();
     void on_init_reply(uint32_t type, const uint8_t* payload, uint32_t length);
     void step();
@@ -138,10 +137,9 @@ private:
     alignas(exo::Server) unsigned char server_storage_[sizeof(exo::Server)];
     exo::Server* server_ = nullptr;
 
-    // The kernel log ring (consumer end, mapped here).
+    // The kernel log's ring: the consumer end keeps it open and rings our doorbell; LogPrint
+    // prints what is in it.
     exo::Cap<exo::Ring> log_producer_, log_consumer_;
-    exo::ring::Consumer* log_ = nullptr;
-    alignas(exo::ring::Consumer) unsigned char log_storage_[sizeof(exo::ring::Consumer)];
     bool log_more_ = false;
     bool log_broken_ = false;
 

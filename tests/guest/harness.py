@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "iso"))
 import qemu  # noqa: E402  (iso/qemu.py: the one way to boot Exo-OS)
+import terminal  # noqa: E402  (tests/guest/terminal.py: the log as a terminal shows it)
 
 MiB = 1 << 20
 
@@ -147,6 +148,148 @@ def forgery_check(log):
     return None
 
 
+# ---- The console (servers/console, docs/console.md), driven through autorun= ------------------
+
+def console_output(log, command):
+    """The lines the console printed for each run of `command` (the lines after its `exo> `
+    echo up to the next prompt, log lines left out), one list per run."""
+    runs, current = [], None
+    for line in log.splitlines():
+        if line.startswith("exo> "):
+            current = [] if line[5:] == command else None
+            if current is not None:
+                runs.append(current)
+        elif current is not None and not line.startswith("["):
+            current.append(line)
+    return runs
+
+
+def ps_table(lines):
+    """ps rows by name: id, state, threads, used and limit KiB, restarts (None for '-')."""
+    rows = {}
+    for line in lines[1:]:
+        f = line.split()
+        if len(f) != 6 or not f[0].isdigit():
+            continue
+        used, limit = (int(x) for x in f[4].split("/"))
+        rows.setdefault(f[1], []).append({"id": int(f[0]), "state": f[2], "threads": int(f[3]),
+                                          "used": used, "limit": limit,
+                                          "restarts": None if f[5] == "-" else int(f[5])})
+    return rows
+
+
+def console_report_check(log):
+    """ps, caps and mem against the manifest and the kernel's own accounting."""
+    ps = console_output(log, "ps")
+    caps = console_output(log, "caps console")
+    mem = console_output(log, "mem")
+    if len(ps) != 1 or len(caps) != 1 or len(mem) != 1:
+        return f"ps, caps console and mem printed {len(ps)}, {len(caps)} and {len(mem)} times"
+    table = ps_table(ps[0])
+    for name, limit in (("init", None), ("console", 1024), ("echo-server", 2048)):
+        rows = table.get(name, [])
+        if len(rows) != 1 or rows[0]["state"] != "running" or rows[0]["threads"] < 1:
+            return f"ps shows {name} as {rows}, expected one running process"
+        r = rows[0]
+        if not 0 < r["used"] <= r["limit"] or (limit and r["limit"] != limit):
+            return f"ps: {name} uses {r['used']} of {r['limit']} KiB (manifest: {limit})"
+    root = re.search(r"root: started 'init' \(id 1\), quota (\d+) KiB", log)
+    if not root or table["init"][0]["limit"] != int(root.group(1)) or table["init"][0]["id"] != 1:
+        return f"ps shows init's quota {table['init'][0]['limit']} KiB, the kernel gave it " \
+               f"{root.group(1) if root else '?'}"
+    if table["init"][0]["restarts"] is not None or table["console"][0]["restarts"] != 0:
+        return "ps: init's restarts should be '-' and the console's 0"
+    rows = {}
+    for line in caps[0]:
+        f = line.split()
+        if len(f) == 6 and f[0].isdigit():
+            rows[int(f[0])] = f[1:]
+    want = {5: ["IoPorts", None, "0x0", "0x3f8", "0x8"], 6: ["Irq", None, "0x0", "0x4", "0x1"],
+            11: ["System", "r----m", "0x0", "0x0", "0x0"],
+            3: ["Memory", None, "0x0", "0x0", hex(1024 * 1024)]}
+    for slot, fields in want.items():
+        got = rows.get(slot)
+        if not got or any(w is not None and w != g for w, g in zip(fields, got)):
+            return f"caps console: slot {slot} is {got}, expected {fields}"
+    text = "\n".join(mem[0])
+    usable = re.search(r"^usable: (\d+) KiB$", text, re.M)
+    blocks = re.search(r"^free: (\d+) KiB in blocks$", text, re.M)
+    cached = re.search(r"^free: (\d+) KiB in per-CPU page caches$", text, re.M)
+    free = re.search(r"^free: (\d+) KiB$", text, re.M)
+    boot = re.search(r"memory: usable (\d+) KiB = free \d+ KiB \+ allocated \d+ KiB \+ "
+                     r"reserved (\d+) KiB", log)
+    if not (usable and blocks and cached and free and boot):
+        return "mem: a line is missing (usable, free in blocks, cached, free)"
+    orders = [l.split() for l in mem[0] if re.match(r"^\s*\d+\s+\d+\s+\d+\s+\d+$", l)]
+    if len(orders) != 11 or any(int(o[1]) != 4 << int(o[0]) or int(o[3]) != int(o[1]) * int(o[2])
+                                for o in orders):
+        return f"mem: the order table is wrong: {orders}"
+    if sum(int(o[3]) for o in orders) != int(blocks.group(1)):
+        return "mem: the orders do not add up to 'free in blocks'"
+    if int(blocks.group(1)) + int(cached.group(1)) != int(free.group(1)):
+        return "mem: free in blocks + cached != free"
+    if int(usable.group(1)) != int(boot.group(1)) - int(boot.group(2)):
+        return f"mem: usable {usable.group(1)} KiB, the kernel's boot accounting says " \
+               f"{int(boot.group(1)) - int(boot.group(2))}"
+    if not int(free.group(1)) < int(usable.group(1)):
+        return "mem: more free than usable"
+    return None
+
+
+def restart_check(log):
+    """`ps; kill echo-server; sleep 300; ps`: the second ps shows a new echo-server process,
+    running, with one restart."""
+    runs = console_output(log, "ps")
+    if len(runs) != 2:
+        return f"ps ran {len(runs)} times, expected 2"
+    before, after = (ps_table(r).get("echo-server", []) for r in runs)
+    if len(before) != 1 or len(after) != 1:
+        return f"echo-server rows: {before} then {after}"
+    if before[0]["restarts"] != 0 or after[0]["restarts"] != 1 or \
+            after[0]["id"] == before[0]["id"] or after[0]["state"] != "running":
+        return f"echo-server before the kill {before[0]}, after {after[0]}"
+    return None
+
+
+FLOOD_LINE = re.compile(r"^\[\s*\d+\.\d{6}\] #\d+ info: \[log-flood\] log-flood (\d+): "
+                        r"line (\d+) of (\d+)(.*)$")
+
+
+def flood_check(lines_each):
+    """Two log-flood programs' lines, printed by the console: every one once, whole and in
+    order, the forgery attempts inside their own lines (sequence_check does the numbers)."""
+    def check(log):
+        seen = {}
+        for line in log.splitlines():
+            if "[log-flood]" not in line:
+                continue
+            m = FLOOD_LINE.match(line)
+            if not m:
+                if re.search(r"log-flood \d+: done$", line):
+                    continue
+                return f"a split or garbled line: {line!r}"
+            pid, i, total, rest = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+            forged = f".[    0.000001] #1 info: root: forged by {pid}"
+            if total != lines_each or rest != (forged if i % 100 == 99 else ""):
+                return f"line {i} of process {pid} is {line!r}"
+            seen.setdefault(pid, []).append(i)
+        if len(seen) != 2:
+            return f"lines of {len(seen)} flooding processes, expected 2"
+        for pid, got in seen.items():
+            if got != list(range(lines_each)):
+                missing = sorted(set(range(lines_each)) - set(got))
+                return f"process {pid}: {len(got)} lines, {len(missing)} missing " \
+                       f"(first {missing[:3]}), in order: {got == sorted(got)}"
+        if re.search(r"^\[\s*0\.000001\]", log, re.M):
+            return "a forged line starts a line of the log"
+        if len(re.findall(r"log-flood \d+: done$", log, re.M)) != 2:
+            return "not both flooders said done"
+        return None
+    return check
+
+
+CONSOLE_AUTORUN = "init=manifest=console-manifest autorun="
+
 TESTS = [
     GuestTest("ready-bios", "init=once shutdown", markers=[r"Exo-OS \S+ - x86-64", r"^exo: ready$"] + INIT),
     GuestTest("ready-uefi", "init=once shutdown", uefi=True,
@@ -265,6 +408,44 @@ TESTS = [
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),
     GuestTest("user-fuzz-smp4", "root=fuzz-test init=20261124 shutdown", smp=4, timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 20261124:"]),
+    # The console: ps, caps and mem checked against the manifest and the kernel's accounting, a
+    # registered command, an unknown command (the run's status counts it), kill then ps shows
+    # the restart, shutdown 3 ends the run with 3, two processes flooding the log while the
+    # console prints it, and an idle console never woken.
+    *[GuestTest(f"console-autorun-smp{n}",
+                CONSOLE_AUTORUN + '"ps; caps console; mem; echo hi there; version; uptime"',
+                smp=n, expect_exit=qemu.shutdown_status(0), timeout=120,
+                markers=[r"^console: autorun: 6 commands, 0 failed$", r"^exo> echo hi there\nhi there$",
+                         r"^Exo-OS \d+\.\d+\.\d+$", r"^up \d+\.\d{3} s$"],
+                check=console_report_check)
+      for n in (1, 4)],
+    GuestTest("console-unknown-command", CONSOLE_AUTORUN + '"version; frobnicate 1 2; uptime"',
+              expect_exit=qemu.shutdown_status(1), timeout=120,
+              markers=[r"^exo> frobnicate 1 2\nconsole: unknown command 'frobnicate' \(try help\)$",
+                       r"^console: autorun: 3 commands, 1 failed$"]),
+    GuestTest("console-kill-restarts", CONSOLE_AUTORUN + '"ps; kill echo-server; sleep 300; ps"',
+              expect_exit=qemu.shutdown_status(0), timeout=120,
+              markers=[r"^kill: echo-server: 1 processes killed$",
+                       r"init: restarting 'echo-server:echo' \(restart 1\)",
+                       r"^console: autorun: 4 commands, 0 failed$"],
+              check=restart_check),
+    GuestTest("console-shutdown-3", CONSOLE_AUTORUN + '"uptime; shutdown 3; version"',
+              expect_exit=qemu.shutdown_status(3), timeout=120,
+              markers=[r"^console: shutting down \(code 3\)$",
+                       r"system: shutdown requested by console \(code 3\)"],
+              check=lambda log: "the command after shutdown ran" if "exo> version" in log else None),
+    *[GuestTest(f"console-flood-smp{n}", "init=once,manifest=flood-manifest shutdown", smp=n,
+                timeout=300,
+                markers=[r"init: all servers ended; every quota came back",
+                         r"info: root: all memory returned"],
+                check=flood_check(3000))
+      for n in (1, 4)],
+    *[GuestTest(f"console-idle-smp{n}", "init=once,manifest=idle-manifest shutdown", smp=n,
+                timeout=120,
+                markers=[r"idle-check: idle for \d+ ms, the console was woken 0 times",
+                         r"init: all servers ended; every quota came back",
+                         r"info: root: all memory returned"])
+      for n in (1, 4)],
     GuestTest("root-module-missing", "root=no-such-program shutdown", expect_exit=qemu.EXIT_FAIL,
               markers=[r"error: root: no boot module named 'no-such-program'"]),
     GuestTest("unknown-test-fails", "test=no-such-test", expect_exit=qemu.EXIT_FAIL,
@@ -303,7 +484,8 @@ def judge(test, status, log):
 def run_test(iso, test):
     b = qemu.boot_once(iso, test.cmdline, test.timeout, memory=test.memory, uefi=test.uefi,
                        smp=test.smp)
-    return test, judge(test, b.status, b.log), b.elapsed, b.log, b.output
+    log = terminal.render(b.log)
+    return test, judge(test, b.status, log), b.elapsed, log, b.output
 
 
 def main():

@@ -22,72 +22,9 @@ import tty
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "iso"))
 import qemu  # noqa: E402
+from terminal import BANNER, Screen  # noqa: E402
 
 PROMPT = "exo> "
-
-
-class Screen:
-    """An unbounded terminal: rows of characters and a cursor."""
-
-    def __init__(self):
-        self.rows = [[]]
-        self.row = self.col = 0
-        self.pending = ""
-        self.errors = []
-        self.bells = 0
-
-    def _put(self, ch):
-        line = self.rows[self.row]
-        while len(line) < self.col:
-            line.append(" ")
-        if self.col < len(line):
-            line[self.col] = ch
-        else:
-            line.append(ch)
-        self.col += 1
-
-    def feed(self, data):
-        data = self.pending + data
-        self.pending = ""
-        i = 0
-        while i < len(data):
-            c = data[i]
-            if c == "\x1b":
-                m = re.match(r"\x1b\[([0-9;]*)([\x40-\x7e])", data[i:])
-                if not m:
-                    if re.fullmatch(r"\x1b(\[[0-9;]*)?", data[i:]):
-                        self.pending = data[i:]  # the rest comes with the next read
-                        return
-                    self.errors.append(f"unknown escape {data[i:i + 4]!r}")
-                    i += 1
-                    continue
-                if m.group(2) == "K" and m.group(1) in ("", "0"):
-                    del self.rows[self.row][self.col:]
-                else:
-                    self.errors.append(f"unexpected sequence {m.group(0)!r}")
-                i += len(m.group(0))
-                continue
-            if c == "\r":
-                self.col = 0
-            elif c == "\n":
-                self.row += 1
-                if self.row == len(self.rows):
-                    self.rows.append([])
-            elif c == "\b":
-                self.col = max(0, self.col - 1)
-            elif c == "\x07":
-                self.bells += 1
-            elif " " <= c <= "~":
-                self._put(c)
-            else:
-                self.errors.append(f"unexpected byte {c!r}")
-            i += 1
-
-    def lines(self):
-        return ["".join(r).rstrip() for r in self.rows]
-
-    def current(self):
-        return "".join(self.rows[self.row])
 
 
 class Session:
@@ -114,6 +51,7 @@ class Session:
         tty.setraw(self.fd, termios.TCSANOW)
         self.screen = Screen()
         self.transcript = []
+        self.before_kernel = ""  # GRUB's screen, with its own sequences: not the console's
 
     def pump(self, seconds):
         """Reads what the guest sends for up to `seconds` (less if QEMU ends)."""
@@ -129,6 +67,12 @@ class Session:
                 except OSError:
                     return  # QEMU closed the terminal
                 self.transcript.append(data)
+                if self.before_kernel is not None:
+                    self.before_kernel += data
+                    at = self.before_kernel.find(BANNER)
+                    if at < 0:
+                        continue
+                    data, self.before_kernel = self.before_kernel[at:], None
                 self.screen.feed(data)
             elif self.proc.poll() is not None:
                 return
@@ -186,7 +130,7 @@ def run(iso, smp):
         s.wait_prompt()
 
     def backspace():
-        s.type("verzion\x7f\x7f\x7fsion")
+        s.type("verzion\x7f\x7f\x7f\x7fsion")  # four back: "ver", then "sion"
         s.wait_prompt(PROMPT + "version")
         s.type("\r")
         s.wait_for("the version", lambda: s.count(r"0\.\d+\.\d+") >= 1 and

@@ -166,6 +166,9 @@ inline SysResult log_attach(Slot system, Slot ring_producer) {
 inline Status log_level(Slot system, LogLevel level) {
     return syscall(Sys::LogLevel, system, uint64_t(level)).status;
 }
+inline SysResult log_print(Slot system, uint64_t max_records) {
+    return syscall(Sys::LogPrint, system, max_records);
+}
 inline Status system_shutdown(Slot system, uint32_t code) {
     return syscall(Sys::SystemShutdown, system, code).status;
 }

@@ -106,7 +106,13 @@ enum class Sys : uint64_t {
     // (system, code 0..kMaxShutdownCode): powers off; under QEMU, exits with the code
     // (exo/system.hpp says how it is encoded). Manage
     SystemShutdown = 48,
-    Count = 49,
+    // (system, max records) -> records printed: the oldest records of the log's ring (up to
+    // max) written to the serial port and released, each in one step that a kill of the caller
+    // cannot split (so a console that dies has printed each record exactly once, and the kernel
+    // writes the rest). Fewer than max: the ring is empty now. BadState when no ring is attached.
+    // Manage
+    LogPrint = 49,
+    Count = 50,
 };
 
 // The largest single LogWrite and process name.

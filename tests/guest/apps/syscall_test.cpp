@@ -672,9 +672,11 @@ void test_system() {
     EXPECT_STATUS(sys::system_shutdown(read_only, 0), Status::AccessDenied);
     EXPECT_STATUS(sys::system_shutdown(kSlotLog, 0), Status::WrongType);
 
-    // LogAttach: a producer end with Write; lines then arrive in the ring as numbered records,
-    // and detaching writes the ones not released to the serial port (none lost: the harness
-    // checks the numbers of the whole log).
+    // LogAttach: a producer end with Write; lines then arrive in the ring as numbered records.
+    // LogPrint writes the oldest to the serial port and releases them; detaching writes the
+    // rest (none lost or doubled: the harness checks the numbers of the whole log).
+    EXPECT_STATUS(sys::log_print(kSlotSystem, 1).status, Status::BadState); // none attached
+    EXPECT_STATUS(sys::log_print(read_only, 1).status, Status::AccessDenied);
     auto ring = ring_create(kSlotMemory, 12);
     EXPECT_OK(ring.status());
     if (ring.ok()) {
@@ -688,7 +690,8 @@ void test_system() {
         EXPECT_OK(mapped.status());
         SysResult first = sys::log_attach(kSlotSystem, producer);
         EXPECT_OK(first.status);
-        print("syscall-test: this line goes through the test's own ring");
+        print("syscall-test: this line goes through the test's own ring, then LogPrint");
+        print("syscall-test: this one waits in the ring until the kernel lets it go");
         if (mapped.ok()) {
             ring::Consumer c(mapped.value().control, mapped.value().data, mapped.value().size);
             auto m = c.peek();
@@ -702,10 +705,15 @@ void test_system() {
                             r.length + sizeof r == m.value().length &&
                             strncmp(text, "[syscall-test] syscall-test: this line", 38) == 0);
             }
-            // Not released: the kernel writes it out when the ring is let go.
+            // Peeked, not released: LogPrint takes records from the consumer's head.
         }
+        SysResult printed = sys::log_print(kSlotSystem, 1);
+        EXPECT_TRUE(printed.status == Status::Ok && printed.value == 1);
+        EXPECT_TRUE(mapped.ok() && mapped.value().control->head.load() != 0);
+        // The second line stays in the ring: the kernel writes it out when the ring is let go.
         SysResult back = sys::log_attach(kSlotSystem, kNullSlot);
-        EXPECT_TRUE(back.status == Status::Ok && back.value == first.value + 1);
+        EXPECT_TRUE(back.status == Status::Ok && back.value == first.value + 2);
+        EXPECT_STATUS(sys::log_print(kSlotSystem, 1).status, Status::BadState);
         if (mapped.ok())
             unmap_ring_end(mapped.value());
         drop(producer_ro);

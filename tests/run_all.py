@@ -65,29 +65,27 @@ def run_guest(build_dir):
     return int(m.group(1)), int(m.group(2)) + (1 if proc.returncode and not int(m.group(2)) else 0)
 
 
-def run_interactive(build_dir):
-    """The console on a pseudo-terminal (tests/guest/interactive.py): one test per step."""
-    iso = os.path.join(build_dir, "iso", "exo.iso")
-    result = subprocess.run([sys.executable, os.path.join(HERE, "guest", "interactive.py"), iso],
-                            capture_output=True, text=True, timeout=600)
+def run_counted(tag, argv):
+    """A script that ends with `TAG: N passed, N failed`: its counts (a crash before that line,
+    or a failing exit status with no failure counted, is one failure)."""
+    result = subprocess.run([sys.executable] + argv, capture_output=True, text=True, timeout=900)
     sys.stdout.write(result.stdout + result.stderr)
-    m = re.search(r"^interactive: (\d+) passed, (\d+) failed$", result.stdout, re.M)
+    m = re.search(rf"^{tag}: (\d+) passed, (\d+) failed$", result.stdout, re.M)
     if not m:
         return 0, 1
     passed, failed = int(m.group(1)), int(m.group(2))
     return passed, failed + (1 if result.returncode and not failed else 0)
+
+
+def run_interactive(build_dir):
+    """The console on a pseudo-terminal (tests/guest/interactive.py): one test per step."""
+    iso = os.path.join(build_dir, "iso", "exo.iso")
+    return run_counted("interactive", [os.path.join(HERE, "guest", "interactive.py"), iso])
 
 
 def run_model():
     """SPIN model checks of the wake-up protocols (tests/model/check.py): one test per line."""
-    result = subprocess.run([sys.executable, os.path.join(HERE, "model", "check.py")],
-                            capture_output=True, text=True)
-    sys.stdout.write(result.stdout + result.stderr)
-    m = re.search(r"^model: (\d+) passed, (\d+) failed$", result.stdout, re.M)
-    if not m:
-        return 0, 1
-    passed, failed = int(m.group(1)), int(m.group(2))
-    return passed, failed + (1 if result.returncode and not failed else 0)
+    return run_counted("model", [os.path.join(HERE, "model", "check.py")])
 
 
 def main():

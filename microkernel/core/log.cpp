@@ -15,10 +15,10 @@
 //  - detach (the console is gone, or corrupted its ring's indices, or a panic): the records the
 //    console had not printed yet are written directly first, then the new line. Each record is
 //    thus printed exactly once.
-//  - a full ring: a process's line (LogWrite) waits for room, up to kUserWait; a kernel line
-//    cannot wait (it may come from any context) and is counted as dropped, and the next line
-//    that fits is preceded by a record saying how many were dropped. Dropped lines take no
-//    number.
+//  - a full ring: a process's line (LogWrite) waits for room as long as the console lives (as a
+//    writer to a pipe does; a kill still ends the wait); a kernel line cannot wait (it may come
+//    from any context) and is counted as dropped, and the next line that fits is preceded by a
+//    record saying how many were dropped. Dropped lines take no number.
 #include "core/log.hpp"
 
 #include "arch/x86_64/clock.hpp"
@@ -41,7 +41,6 @@ constinit uint64_t dropped_unsaid = 0; // under lock: dropped since the last rec
 constinit RingEnd* sink_end = nullptr; // under lock; holds a reference (and so the ring)
 constinit Ring* sink = nullptr;        // its ring
 
-constexpr uint64_t kUserWait = 1'000'000'000; // ns a LogWrite waits for room before dropping
 
 // Holds the log lock for one line or one raw write, except in panic mode.
 class LineGuard {
@@ -197,7 +196,6 @@ void process_line(const char* name, const char* text) {
     line.record.length = uint32_t(exo::format(line.text, sizeof line.text, "[%s] %s", name, text));
     if (line.record.length >= sizeof line.text)
         line.record.length = sizeof line.text - 1;
-    uint64_t deadline = clock::now_ns() + kUserWait;
     for (;;) {
         RingEnd* end;
         uint64_t head;
@@ -205,19 +203,19 @@ void process_line(const char* name, const char* text) {
             LineGuard guard;
             if (emit_locked(line) == exo::Status::Ok)
                 return;
-            // Full: wait for the console to release something. Its consumer notifies after a
-            // release while producer_waiting is set, which stays set while a ring is attached.
-            if (clock::now_ns() >= deadline) {
-                ++dropped_total;
-                ++dropped_unsaid;
-                return;
-            }
+            // Full: wait for LogPrint to make room (it wakes the ring's waiting producers).
             end = sink_end;
             end->retain();
             head = sink->control().head.load(std::memory_order_acquire);
         }
-        (void)end->ring().wait(true, head, deadline);
+        exo::Status s = end->ring().wait(true, head, 0);
         end->release();
+        if (s != exo::Status::Ok && s != exo::Status::Closed) { // killed while it waited
+            LineGuard guard;
+            ++dropped_total;
+            ++dropped_unsaid;
+            return;
+        }
     }
 }
 

@@ -29,7 +29,8 @@ void vraw(const char* fmt, va_list ap);
 Level current_level();
 
 // A process's LogWrite: "[name] text" at Info. While a console's ring is attached and full, waits
-// for room (up to a second, then the line is dropped and counted). Thread context, no lock held.
+// for room as long as the console lives (a kill ends the wait; the line is then dropped and
+// counted). Thread context, no lock held.
 void process_line(const char* name, const char* text);
 
 // From now on, lines go into the ring of `producer` (null: straight to the serial port again),

@@ -282,6 +282,8 @@ def flood_check(lines_each):
                        f"(first {missing[:3]}), in order: {got == sorted(got)}"
         if re.search(r"^\[\s*0\.000001\]", log, re.M):
             return "a forged line starts a line of the log"
+        if "lines dropped" in log:
+            return "the kernel dropped log lines"
         if len(re.findall(r"log-flood \d+: done$", log, re.M)) != 2:
             return "not both flooders said done"
         return None
@@ -423,6 +425,21 @@ TESTS = [
               expect_exit=qemu.shutdown_status(1), timeout=120,
               markers=[r"^exo> frobnicate 1 2\nconsole: unknown command 'frobnicate' \(try help\)$",
                        r"^console: autorun: 3 commands, 1 failed$"]),
+    # A registrant that breaks the protocol: only its own command's text is shown (escapes as
+    # '.'), a lying length, another id and anything after Done are dropped, and the console
+    # goes on (the failed command counted).
+    GuestTest("console-hostile-registrant",
+              CONSOLE_AUTORUN + '"hostile; version; echo still here"',
+              expect_exit=qemu.shutdown_status(1), timeout=120,
+              markers=[r"Register 'Bad': InvalidArgument", r"Register 'help': AlreadyExists",
+                       r"Register 'a-word-far-too-long-for-it': InvalidArgument",
+                       r"Register 'hostile': Ok", r"^exo> hostile\n\.\[2J evil$",
+                       r"^hostile line 299$", r"^exo> echo still here\nstill here$",
+                       r"^console: autorun: 3 commands, 1 failed$"],
+              check=lambda log: "a record the console should have dropped was shown"
+              if re.search(r"LIE|NOT-MINE|AFTER-DONE", log) else
+              (None if len(re.findall(r"^hostile line \d+$", log, re.M)) == 300
+               else "not every line of the burst was shown once")),
     GuestTest("console-kill-restarts", CONSOLE_AUTORUN + '"ps; kill echo-server; sleep 300; ps"',
               expect_exit=qemu.shutdown_status(0), timeout=120,
               markers=[r"^kill: echo-server: 1 processes killed$",

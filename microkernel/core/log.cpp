@@ -19,6 +19,8 @@
 //    writer to a pipe does; a kill still ends the wait); a kernel line cannot wait (it may come
 //    from any context) and is counted as dropped, and the next line that fits is preceded by a
 //    record saying how many were dropped. Dropped lines take no number.
+// A line posted to the ring may wake the console (a deferred wake-up and its doorbell), so no
+// code may log while it holds a wait queue's or a run queue's lock; none does.
 #include "core/log.hpp"
 
 #include "arch/x86_64/clock.hpp"

@@ -310,7 +310,8 @@ def main():
         libs[name] = lib
     exo = args.exomalloc or find_exomalloc(args.build)
     if exo is None or not os.path.exists(exo):
-        where = args.exomalloc or f"no libexomalloc.so under {args.build}"
+        where = (f"{args.exomalloc} does not exist" if args.exomalloc
+                 else f"no libexomalloc.so under {args.build}")
         say(f"exomalloc row skipped: {where}")
         skipped.add("exomalloc")
     else:
@@ -372,7 +373,7 @@ def main():
     report = build_report(medians, ALLOCATORS, skipped, failed, runs, args.quick)
     report += "\n" + goals(medians, skipped, failed)
     if skipped:
-        report += "\nexomalloc skipped: no libexomalloc.so was built.\n"
+        report += f"\nexomalloc skipped: {where}.\n"
     for (workload, alloc), error in sorted(errors.items()):
         report += f"\n{workload} under {alloc} failed: {error}\n"
     print(report, end="")

@@ -95,7 +95,7 @@ int controller(RpcClient& rpc) {
     EXPECT_STATUS(programs(rpc, all), Status::Ok);
     check_true(__LINE__, "Programs lists every instance of the manifest",
                all.total == kManifestPrograms && all.count == kManifestPrograms);
-    const init::ProgramRecord& echo = all.programs[0];
+    const init::ProgramRecord echo = all.programs[0]; // a copy: `all` is read into again below
     check_true(__LINE__, "echo-server runs, not restarted",
                strcmp(echo.name, "echo-server") == 0 &&
                    echo.state == uint32_t(init::ProgramState::Running) && echo.restarts == 0 &&

@@ -108,7 +108,13 @@ def main():
 
     plain = os.path.join(build, "tests", "host", "host-tests-plain")
     if os.path.exists(plain):
-        count(same_output("host tests (non-sanitized binary)", [plain, "[alloc]"], lib))
+        # Catch2's assertion count varies with thread timing: compare the verdict, not bytes.
+        result = run([plain, "[alloc]"], lib)
+        out = result.stdout.decode(errors="replace")
+        ok = result.returncode == 0 and "All tests passed" in out
+        print(f"{'PASS' if ok else 'FAIL'} host tests (host-tests-plain \"[alloc]\"): "
+              f"{out.strip().splitlines()[-1] if out.strip() else result.stderr[-500:]!r}")
+        count(ok)
     else:
         print("SKIP host tests: host-tests is built with ASan/UBSan and host-tests-tsan with "
               "TSan; both runtimes replace malloc themselves, so neither can run under the "

@@ -147,8 +147,10 @@ TEST_CASE("alloc: 1,000,000 random operations against a model", "[alloc]") {
             size_t kept = std::min(o.size, size);
             size_t id_bytes = o.size >= 8 ? std::min<size_t>(kept, 8) : 0;
             REQUIRE(std::memcmp(p, &o.id, id_bytes) == 0);
+            bool prefix_kept = true;
             for (size_t i = id_bytes; i < kept; ++i)
-                REQUIRE(static_cast<uint8_t*>(p)[i] == o.fill);
+                prefix_kept &= static_cast<uint8_t*>(p)[i] == o.fill;
+            REQUIRE(prefix_kept);
             // In place (the old block still fits well) or moved to the new size's class.
             insert(p, size, 1, reinterpret_cast<uintptr_t>(p) == a ? o.usable : 0);
         }

@@ -87,6 +87,24 @@ def main():
           f"malloc(100): {probe.stdout.strip().decode() or probe.stderr[-300:]!r}, ours is 112)")
     count(ok)
 
+    # Misuse ends the process with a clear message; failure sets errno = ENOMEM.
+    crash = run([sys.executable, "-c",
+                 "import ctypes; c = ctypes.CDLL(None); c.malloc.restype = ctypes.c_void_p;"
+                 "c.free.argtypes = [ctypes.c_void_p]; p = c.malloc(64); c.free(p); c.free(p)"],
+                lib)
+    ok = crash.returncode == -6 and b"exomalloc: double free at 0x" in crash.stderr
+    print(f"{'PASS' if ok else 'FAIL'} a double free aborts: exit {crash.returncode}, "
+          f"{crash.stderr.strip().splitlines()[-1:]!r}")
+    count(ok)
+    nomem = run([sys.executable, "-c",
+                 "import ctypes; c = ctypes.CDLL(None, use_errno=True);"
+                 "c.malloc.restype = ctypes.c_void_p; c.malloc.argtypes = [ctypes.c_size_t];"
+                 "p = c.malloc(1 << 62); print(p, ctypes.get_errno())"], lib)
+    ok = nomem.returncode == 0 and nomem.stdout.split() == [b"None", b"12"]
+    print(f"{'PASS' if ok else 'FAIL'} malloc(2^62) returns NULL with errno ENOMEM: "
+          f"{nomem.stdout.strip()!r}")
+    count(ok)
+
     count(same_output("python3 workload (300,000 dicts sorted, 3 threads of dict churn)",
                       [sys.executable, "-c", PY_WORKLOAD], lib))
 

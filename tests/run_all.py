@@ -88,6 +88,11 @@ def run_model():
     return run_counted("model", [os.path.join(HERE, "model", "check.py")])
 
 
+def run_preload(build_dir):
+    """Real programs under LD_PRELOAD=libexomalloc.so (tests/host/preload_check.py)."""
+    return run_counted("preload", [os.path.join(HERE, "host", "preload_check.py"), build_dir])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("build_dir")
@@ -100,6 +105,8 @@ def main():
         p, f = run_host(args.build_dir)
         passed, failed = passed + p, failed + f
         p, f = run_model()
+        passed, failed = passed + p, failed + f
+        p, f = run_preload(args.build_dir)
         passed, failed = passed + p, failed + f
     if not args.host_only:
         p, f = run_guest(args.build_dir)

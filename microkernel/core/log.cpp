@@ -230,7 +230,6 @@ exo::Result<uint64_t> attach(RingEnd* producer) {
         producer->retain();
         sink_end = producer;
         sink = &producer->ring();
-        sink->control().producer_waiting.store(1, std::memory_order_relaxed);
     }
     return next_seq;
 }

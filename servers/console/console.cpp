@@ -73,16 +73,18 @@ int Console::start() {
         return kExitNoIrq;
     }
 
-    // The log ring: bound before LogAttach, so the first record rings the doorbell.
+    // The log ring: bound before LogAttach, so the first record rings the doorbell. The kernel
+    // holds the producer end from then on; ours is deleted when `producer` goes, so nothing but
+    // the kernel writes into the ring.
     auto ring = ring_create(kSlotMemory, kLogRingLog2);
     Status attached = ring.status();
     uint64_t first_seq = 0;
     if (ring.ok()) {
-        log_producer_ = static_cast<Cap<Ring>&&>(ring.value().producer);
+        Cap<Ring> producer = static_cast<Cap<Ring>&&>(ring.value().producer);
         log_consumer_ = static_cast<Cap<Ring>&&>(ring.value().consumer);
         attached = sys::ring_bind(log_consumer_.slot(), server_->event_producer(), kLogBadge);
         if (attached == Status::Ok) {
-            SysResult r = sys::log_attach(kSlotSystem, log_producer_.slot());
+            SysResult r = sys::log_attach(kSlotSystem, producer.slot());
             attached = r.status;
             first_seq = r.value;
         }

@@ -139,7 +139,7 @@ private:
 
     // The kernel log's ring: the consumer end keeps it open and rings our doorbell; LogPrint
     // prints what is in it.
-    exo::Cap<exo::Ring> log_producer_, log_consumer_;
+    exo::Cap<exo::Ring> log_consumer_;
     bool log_more_ = false;
     bool log_broken_ = false;
 

@@ -8,19 +8,6 @@
 namespace exo {
 namespace {
 
-Status greet(Channel& channel, uint32_t protocol, uint32_t version, uint64_t deadline) {
-    RpcClient rpc(channel);
-    proto::Hello hello{protocol, version};
-    proto::HelloReply answer{};
-    auto greeted =
-        rpc.call(proto::kMsgHello, &hello, sizeof hello, &answer, sizeof answer, deadline);
-    if (!greeted.ok())
-        return greeted.status();
-    if (answer.status == int32_t(Status::Ok) || answer.status == int32_t(Status::VersionMismatch))
-        return Status(answer.status);
-    return Status::Malformed;
-}
-
 // The link to init, attached and greeted at first use from the slots init granted. Never destroyed
 // (a static object would need a constructor at start and a destructor at exit).
 alignas(Channel) unsigned char link_storage[sizeof(Channel)];
@@ -82,6 +69,19 @@ Result<RingPair> connect_once(Channel& to_init, proto::init::ConnectRequest requ
 }
 
 } // namespace
+
+Status greet(Channel& channel, uint32_t protocol, uint32_t version, uint64_t deadline) {
+    RpcClient rpc(channel);
+    proto::Hello hello{protocol, version};
+    proto::HelloReply answer{};
+    auto greeted =
+        rpc.call(proto::kMsgHello, &hello, sizeof hello, &answer, sizeof answer, deadline);
+    if (!greeted.ok())
+        return greeted.status();
+    if (answer.status == int32_t(Status::Ok) || answer.status == int32_t(Status::VersionMismatch))
+        return Status(answer.status);
+    return Status::Malformed;
+}
 
 void pause_until(uint64_t deadline) {
     // A ring nobody writes to: its wait ends at the deadline. Without one (no memory), a

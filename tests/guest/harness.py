@@ -113,6 +113,17 @@ def reclaim_bound_check(cpus):
 kClosedBoundMs = 200
 
 
+def isolation_check(log):
+    """The probing child got the same addresses as the filling one and saw none of its bytes."""
+    filled = re.search(r"malloc-child: filled \d+ blocks from (0x[0-9a-f]+)", log)
+    probed = re.search(r"malloc-child: probed \d+ blocks from (0x[0-9a-f]+): 0 bytes", log)
+    if not filled or not probed:
+        return "no fill and clean probe lines from malloc-child"
+    if filled.group(1) != probed.group(1):
+        return f"the heaps started at different addresses: {filled.group(1)} and {probed.group(1)}"
+    return None
+
+
 def supervision_check(clients, bound_ms):
     """Every supervised client answered its 1,000 requests after reconnecting, each saw the
     crashed server's rings Closed within `bound_ms`, and both ungranted clients were refused."""
@@ -405,6 +416,23 @@ TESTS = [
                 check=lambda log: None if len(re.findall(r"control-denied: all 3 checks passed",
                                                          log)) == 2
                 else "expected 2 'control-denied: all 3 checks passed' lines")
+      for n in (1, 4)],
+    # libexo's malloc over memsrv (docs/memsrv.md): the malloc family, 1,000,000 random
+    # operations, heaps that cannot see each other, misuse that ends only the misuser, a killed
+    # client's quota back in full, memsrv killed and started again.
+    *[GuestTest(f"user-malloc-smp{n}", "root=malloc-test shutdown", smp=n, timeout=300,
+                markers=user_markers("malloc-test") + [
+                    r"malloc: double free of 0x[0-9a-f]+: ending the process",
+                    r"malloc: double free of 0x[0-9a-f]+ \(found by memsrv\): ending the process",
+                    r"malloc: free of a pointer into the middle of an object of 0x[0-9a-f]+: ending",
+                    r"malloc: free of a pointer this heap does not own of 0x[0-9a-f]+: ending",
+                    r"malloc: corrupted free-list link \(write after free\) of 0x[0-9a-f]+: ending",
+                    r"malloc-test: 5 misusing children ended alone; memsrv runs",
+                    r"malloc-test: a child killed with \d+ blocks in its heap .*: 0 bytes of its "
+                    r"quota still charged",
+                    r"malloc: memsrv went away; the next allocation connects again",
+                    r"malloc-test: memsrv restarted: 200 old blocks intact"],
+                check=isolation_check)
       for n in (1, 4)],
     GuestTest("user-fuzz-smp1", "root=fuzz-test init=1 shutdown", timeout=300,
               markers=user_markers("fuzz-test") + [r"fuzz: 100000 syscalls, seed 1:"]),

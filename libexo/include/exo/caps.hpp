@@ -141,6 +141,11 @@ inline constexpr Slot kSlotAccept = 10; // serve=: Ring consumer, the server's a
 // The root's System capability; init grants it in the same slot (`system`: Read; `system=manage`:
 // Read and Manage).
 inline constexpr Slot kSlotSystem = 11;
+// A connection to memsrv that the creator wired itself (a process without a link to init):
+// the producer end of the request ring and the consumer end of the response ring, not yet
+// greeted. libexo's malloc uses it, or else connects through init (docs/memsrv.md).
+inline constexpr Slot kSlotMemsrvTx = 12;
+inline constexpr Slot kSlotMemsrvRx = 13;
 inline constexpr Slot kFirstFreeSlot = 16;
 
 } // namespace exo

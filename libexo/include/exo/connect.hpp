@@ -30,6 +30,10 @@ Result<Channel> connect(const char* service, uint32_t protocol, uint32_t version
 Result<RingPair> connect_ends(const char* service, uint32_t protocol, uint32_t version,
                               const ConnectOptions& options = {});
 
+// Says Hello{protocol, version} on a connection's channel (connect does it; a child given
+// connect_ends' ends does it itself): Ok, VersionMismatch, or why the call failed.
+Status greet(Channel& channel, uint32_t protocol, uint32_t version, uint64_t deadline);
+
 // Sleeps until `deadline` (sys::clock_ns() time) in a ring wait that nothing wakes early.
 void pause_until(uint64_t deadline);
 

@@ -18,4 +18,11 @@ inline constexpr uint64_t kModuleArea = 0x00007F0000100000ull;
 inline constexpr uint64_t kStackTop = 0x00007FFF00000000ull;
 inline constexpr uint64_t kStackSize = 64 * 1024;
 
+// libexo's malloc (docs/memsrv.md): the heap windows memsrv hands out pages in (1 GiB each; a
+// process moves to the next one only when memsrv restarts), and the pages of the process's own
+// malloc bookkeeping (its map of the heap's spans).
+inline constexpr uint64_t kHeapArea = 0x0000100000000000ull;
+inline constexpr uint64_t kHeapWindows = 64;
+inline constexpr uint64_t kMallocMetaArea = 0x00000F0000000000ull;
+
 } // namespace exo

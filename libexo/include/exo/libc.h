@@ -1,5 +1,6 @@
 /* The small C library subset libexo provides to ring-3 programs (freestanding, no locale, no
- * files): the mem and str functions and snprintf/vsnprintf (exo/format.hpp's conversions). */
+ * files): the mem and str functions, snprintf/vsnprintf (exo/format.hpp's conversions) and the
+ * malloc family (exo/malloc.hpp: a thread cache over memsrv). */
 #pragma once
 
 #include <stdarg.h>
@@ -21,6 +22,14 @@ int strncmp(const char* a, const char* b, size_t n);
 char* strchr(const char* s, int c);
 int snprintf(char* buf, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char* buf, size_t cap, const char* fmt, va_list ap);
+
+void* malloc(size_t size);
+void free(void* pointer);
+void* calloc(size_t count, size_t size);
+void* realloc(void* pointer, size_t size);
+void* aligned_alloc(size_t align, size_t size);
+int posix_memalign(void** out, size_t align, size_t size);
+size_t malloc_usable_size(void* pointer);
 
 #ifdef __cplusplus
 }

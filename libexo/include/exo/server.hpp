@@ -29,9 +29,10 @@ public:
     // the owner's, for tag(). Its index, or why it could not be served (its ends are dropped).
     Result<uint32_t> add(Cap<Ring> rx, Cap<Ring> tx, uint64_t tag = 0);
     // Of a live client: its tag (for clients from the accept ring: NewClient::process_id), and
-    // its request ring's end (for RingReceiveCap).
+    // its request ring's end (for RingReceiveCap), its response ring's end (for RingSendCap).
     uint64_t tag(uint32_t index) const { return connections_[index].tag; }
     Slot request_end(uint32_t index) const { return connections_[index].rx.slot(); }
+    Slot response_end(uint32_t index) const { return connections_[index].tx.slot(); }
 
     Core& core() { return *core_; }
     uint64_t accepted() const { return accepted_; }

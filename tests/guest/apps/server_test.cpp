@@ -7,6 +7,7 @@
 // kernel's per-process wake-up count, ProcessInfo). Argument (init=N): how many normal clients.
 #include "echo_protocol.hpp"
 #include "expect.hpp"
+#include "wiring.hpp"
 
 #include <exo/channel.hpp>
 #include <exo/kv.hpp>
@@ -24,37 +25,9 @@ constexpr uint64_t kTimeout = 120'000'000'000;
 constexpr uint64_t kMaxClients = 100;
 const BootInfo* boot;
 
-struct Wiring {
-    RingProducer* accept;
-    uint64_t connections = 0;
-};
-
-// Moves `end` into the accept ring. A ring carries 16 capabilities in flight: while the server
-// has not taken them, give it the CPU (there is no wait for room in that queue).
-Status send_end(Wiring& w, Cap<Ring>& end) {
-    Status s;
-    for (int tries = 0; (s = w.accept->send_cap(end.slot())) == Status::WouldBlock; ++tries) {
-        if (tries == 1'000'000)
-            return s;
-        (void)sys::yield();
-    }
-    if (s == Status::Ok)
-        free_slot(end.release()); // moved into the ring: the slot is empty
-    return s;
-}
-
-// A new connection: two rings, their server ends sent to the server with a NewClient record;
-// the client ends are returned.
+// A new connection to the echo server.
 Result<RingPair> connect(Wiring& w, uint64_t process_id) {
-    auto requests = TRY(ring_create(kSlotMemory, 12));
-    auto responses = TRY(ring_create(kSlotMemory, 12));
-    TRY(send_end(w, requests.consumer));
-    TRY(send_end(w, responses.producer));
-    proto::NewClient hello{process_id, kEchoProtocol, kEchoVersion, "echo"};
-    TRY(w.accept->send(&hello, sizeof hello, proto::kMsgNewClient, sys::clock_ns() + kTimeout));
-    ++w.connections;
-    return RingPair{static_cast<Cap<Ring>&&>(requests.producer),
-                    static_cast<Cap<Ring>&&>(responses.consumer)};
+    return wire_connection(w, process_id, kEchoProtocol, kEchoVersion, "echo", 12, kTimeout);
 }
 
 Result<Child> start_client(Wiring& w, EchoMode mode, uint64_t seed) {

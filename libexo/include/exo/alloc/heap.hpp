@@ -74,10 +74,28 @@ inline uintptr_t decode_link(const void* slot, uint64_t secret) {
     return *static_cast<const uintptr_t*>(slot) ^ secret ^ reinterpret_cast<uintptr_t>(slot);
 }
 inline bool link_plausible(uintptr_t decoded) {
-    return (decoded >> PageMap::kAddressBits) == 0 && (decoded & 7) == 0;
+    return (decoded >> kUserAddressBits) == 0 && (decoded & 7) == 0;
 }
 
-template <PageRunSource Pages, BasicLock Lock>
+// A refill's objects as runs of consecutive objects (memsrv answers with these, so a whole
+// batch fits in one message and the slab never writes into the objects).
+struct ObjectRun {
+    uintptr_t first;
+    uint32_t count;
+};
+
+// Where the heap's own metadata (spans, page-map leaves) comes from: the page source's
+// `allocate_meta_pages(pages)` if it has one (memsrv keeps it apart from the client's heap
+// window), its allocate_pages otherwise.
+template <typename P>
+Result<void*> allocate_meta(P& source, size_t pages) {
+    if constexpr (requires { source.allocate_meta_pages(pages); })
+        return source.allocate_meta_pages(pages);
+    else
+        return source.allocate_pages(pages, kPageSize);
+}
+
+template <PageRunSource Pages, BasicLock Lock, typename Map = PageMap>
 class Heap {
 public:
     // Empty spans a class keeps before it returns one to the page source (the hysteresis).
@@ -117,8 +135,15 @@ public:
     // Moves up to `want` objects of `cls` into an encoded list at *head; returns how many
     // (0: out of memory).
     uint32_t refill(unsigned cls, uint32_t want, void** head);
+    // The same without touching the objects: up to `want` objects as at most `max_runs` runs
+    // of consecutive objects in `runs`; returns how many objects (*run_count: runs used).
+    uint32_t refill_runs(unsigned cls, uint32_t want, ObjectRun* runs, uint32_t max_runs,
+                         uint32_t* run_count);
     // Takes back `count` objects of `cls` linked from `head` (encoded links), checking each.
     void flush(unsigned cls, void* head, uint32_t count);
+    // Takes back `count` objects of `cls` named in an array, checking each; a bad one is
+    // reported and skipped.
+    void flush_array(unsigned cls, const uintptr_t* objects, uint32_t count);
     // A page run of at least `size` bytes aligned to `align` (a power of two); nullptr if none.
     void* allocate_large(size_t size, size_t align);
     void free_large(void* pointer);
@@ -157,6 +182,9 @@ private:
     uint64_t secret_ = 0;
     FatalHandler handler_ = nullptr;
     void* context_ = nullptr;
+    template <typename Emit>
+    uint32_t take(unsigned cls, uint32_t want, Emit emit);
+
     Central central_[kClasses]{};
     Lock page_lock_{};
     Span* free_meta_ = nullptr;
@@ -165,7 +193,7 @@ private:
     size_t span_pages_ = 0;
     size_t meta_pages_ = 0;
     size_t pages_returned_ = 0;
-    PageMap map_{};
+    Map map_{};
 };
 
 } // namespace exo::alloc

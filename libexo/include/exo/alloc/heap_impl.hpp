@@ -3,8 +3,8 @@
 
 namespace exo::alloc {
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::SpanList::push_front(Span* s) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::SpanList::push_front(Span* s) {
     s->prev = nullptr;
     s->next = head;
     if (head)
@@ -14,8 +14,8 @@ void Heap<P, L>::SpanList::push_front(Span* s) {
     head = s;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::SpanList::push_back(Span* s) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::SpanList::push_back(Span* s) {
     s->next = nullptr;
     s->prev = tail;
     if (tail)
@@ -25,8 +25,8 @@ void Heap<P, L>::SpanList::push_back(Span* s) {
     tail = s;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::SpanList::remove(Span* s) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::SpanList::remove(Span* s) {
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -38,11 +38,12 @@ void Heap<P, L>::SpanList::remove(Span* s) {
     s->prev = s->next = nullptr;
 }
 
-template <PageRunSource P, BasicLock L>
-uint32_t Heap<P, L>::refill(unsigned cls, uint32_t want, void** head) {
+// Takes up to `want` objects of `cls` out of its spans (fuller spans first), calling
+// emit(object) for each in ascending address order within a span (class lock held).
+template <PageRunSource P, BasicLock L, typename M>
+template <typename Emit>
+uint32_t Heap<P, L, M>::take(unsigned cls, uint32_t want, Emit emit) {
     Central& c = central_[cls];
-    LockGuard guard(c.lock);
-    void* list = nullptr;
     uint32_t taken = 0;
     while (taken < want) {
         Span* span = c.partial.head;
@@ -63,25 +64,69 @@ uint32_t Heap<P, L>::refill(unsigned cls, uint32_t want, void** head) {
                 unsigned bit = static_cast<unsigned>(__builtin_ctzll(free_bits));
                 free_bits &= free_bits - 1;
                 span->bitmap[w] |= uint64_t{1} << bit;
-                void* object = reinterpret_cast<void*>(span->base + (w * 64 + bit) * span->size);
-                *static_cast<uintptr_t*>(object) = encode_link(list, object, secret_);
-                list = object;
+                if (!emit(span->base + (w * 64 + bit) * span->size, span->size)) {
+                    span->bitmap[w] &= ~(uint64_t{1} << bit); // no room left: not taken
+                    want = taken;
+                    break;
+                }
                 taken++;
                 span->used++;
             }
-            if (free_bits == 0 && ~span->bitmap[w] == 0)
+            if (~span->bitmap[w] == 0)
                 span->hint = w + 1;
         }
+        if (span->used == 0)
+            c.empty++; // the emitter refused the first object: still empty
         if (span->used == span->objects)
             c.partial.remove(span); // full spans are on no list
     }
     c.out += taken;
+    return taken;
+}
+
+template <PageRunSource P, BasicLock L, typename M>
+uint32_t Heap<P, L, M>::refill(unsigned cls, uint32_t want, void** head) {
+    LockGuard guard(central_[cls].lock);
+    void* list = nullptr;
+    uint32_t taken = take(cls, want, [&](uintptr_t address, uint32_t) {
+        void* object = reinterpret_cast<void*>(address);
+        *static_cast<uintptr_t*>(object) = encode_link(list, object, secret_);
+        list = object;
+        return true;
+    });
     *head = list;
     return taken;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::flush(unsigned cls, void* head, uint32_t count) {
+template <PageRunSource P, BasicLock L, typename M>
+uint32_t Heap<P, L, M>::refill_runs(unsigned cls, uint32_t want, ObjectRun* runs, uint32_t max_runs,
+                                    uint32_t* run_count) {
+    LockGuard guard(central_[cls].lock);
+    uint32_t n = 0;
+    uint32_t taken = take(cls, want, [&](uintptr_t address, uint32_t size) {
+        if (n && runs[n - 1].first + runs[n - 1].count * uintptr_t{size} == address) {
+            runs[n - 1].count++;
+            return true;
+        }
+        if (n == max_runs)
+            return false;
+        runs[n++] = {address, 1};
+        return true;
+    });
+    *run_count = n;
+    return taken;
+}
+
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::flush_array(unsigned cls, const uintptr_t* objects, uint32_t count) {
+    Central& c = central_[cls];
+    LockGuard guard(c.lock);
+    for (uint32_t i = 0; i < count; ++i)
+        return_object(c, cls, reinterpret_cast<void*>(objects[i]));
+}
+
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::flush(unsigned cls, void* head, uint32_t count) {
     Central& c = central_[cls];
     LockGuard guard(c.lock);
     void* object = head;
@@ -98,8 +143,8 @@ void Heap<P, L>::flush(unsigned cls, void* head, uint32_t count) {
 
 // One object back into its span (class lock held). The caller's cache validated the pointer
 // when it was freed, but a corrupted link can name anything, so it is checked again here.
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::return_object(Central& c, unsigned cls, void* object) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::return_object(Central& c, unsigned cls, void* object) {
     Span* span = map_.lookup(object);
     if (!span || span->cls != cls) {
         report(HeapError::CorruptLink, object);
@@ -135,8 +180,8 @@ void Heap<P, L>::return_object(Central& c, unsigned cls, void* object) {
     }
 }
 
-template <PageRunSource P, BasicLock L>
-Span* Heap<P, L>::new_span(unsigned cls) {
+template <PageRunSource P, BasicLock L, typename M>
+Span* Heap<P, L, M>::new_span(unsigned cls) {
     LockGuard guard(page_lock_);
     size_t pages = span_pages(cls);
     Result<void*> run = pages_->allocate_pages(pages, kPageSize);
@@ -159,17 +204,17 @@ Span* Heap<P, L>::new_span(unsigned cls) {
     return span;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::release_span(Central&, Span* span) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::release_span(Central&, Span* span) {
     LockGuard guard(page_lock_);
     span_pages_ -= span->pages;
     unmap_run(span);
 }
 
-template <PageRunSource P, BasicLock L>
-Span* Heap<P, L>::map_run(void* base, size_t pages) {
+template <PageRunSource P, BasicLock L, typename M>
+Span* Heap<P, L, M>::map_run(void* base, size_t pages) {
     uintptr_t b = reinterpret_cast<uintptr_t>(base);
-    if (!PageMap::in_range(b, pages) || !ensure_leaves(b, pages))
+    if (!M::in_range(b, pages) || !ensure_leaves(b, pages))
         return nullptr;
     Span* span = alloc_meta();
     if (!span)
@@ -181,8 +226,8 @@ Span* Heap<P, L>::map_run(void* base, size_t pages) {
     return span;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::unmap_run(Span* span) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::unmap_run(Span* span) {
     map_.set(span->base, span->pages, nullptr);
     pages_->free_pages(reinterpret_cast<void*>(span->base), span->pages);
     pages_returned_ += span->pages;
@@ -190,27 +235,27 @@ void Heap<P, L>::unmap_run(Span* span) {
     free_meta_ = span;
 }
 
-template <PageRunSource P, BasicLock L>
-bool Heap<P, L>::ensure_leaves(uintptr_t base, size_t pages) {
-    const uintptr_t leaf_span = uintptr_t{1} << (PageMap::kLeafBits + kPageShift);
+template <PageRunSource P, BasicLock L, typename M>
+bool Heap<P, L, M>::ensure_leaves(uintptr_t base, size_t pages) {
+    const uintptr_t leaf_span = uintptr_t{1} << (M::kLeafBits + kPageShift);
     uintptr_t last = base + pages * kPageSize - 1;
     for (uintptr_t a = base & ~(leaf_span - 1); a <= last; a += leaf_span) {
         if (map_.has_leaf(a))
             continue;
-        Result<void*> leaf = pages_->allocate_pages(PageMap::kLeafBytes / kPageSize, kPageSize);
+        Result<void*> leaf = allocate_meta(*pages_, M::kLeafBytes / kPageSize);
         if (!leaf.ok())
             return false;
-        meta_pages_ += PageMap::kLeafBytes / kPageSize;
+        meta_pages_ += M::kLeafBytes / kPageSize;
         map_.install_leaf(a, leaf.value());
     }
     return true;
 }
 
-template <PageRunSource P, BasicLock L>
-Span* Heap<P, L>::alloc_meta() {
+template <PageRunSource P, BasicLock L, typename M>
+Span* Heap<P, L, M>::alloc_meta() {
     if (!free_meta_) {
         constexpr size_t kChunkPages = 16;
-        Result<void*> chunk = pages_->allocate_pages(kChunkPages, kPageSize);
+        Result<void*> chunk = allocate_meta(*pages_, kChunkPages);
         if (!chunk.ok())
             return nullptr;
         meta_pages_ += kChunkPages;
@@ -225,8 +270,8 @@ Span* Heap<P, L>::alloc_meta() {
     return span;
 }
 
-template <PageRunSource P, BasicLock L>
-void* Heap<P, L>::allocate_large(size_t size, size_t align) {
+template <PageRunSource P, BasicLock L, typename M>
+void* Heap<P, L, M>::allocate_large(size_t size, size_t align) {
     if (size > (size_t{1} << 46) || align > (size_t{1} << 40))
         return nullptr;
     if (align < kPageSize)
@@ -249,8 +294,8 @@ void* Heap<P, L>::allocate_large(size_t size, size_t align) {
     return run.value();
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::free_large(void* pointer) {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::free_large(void* pointer) {
     page_lock_.lock();
     // Looked up again under the lock: a concurrent double free of the same block finds it gone.
     Span* span = map_.lookup(pointer);
@@ -265,8 +310,8 @@ void Heap<P, L>::free_large(void* pointer) {
     page_lock_.unlock();
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::trim() {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::trim() {
     for (unsigned cls = 0; cls < kClasses; ++cls) {
         Central& c = central_[cls];
         LockGuard guard(c.lock);
@@ -280,8 +325,8 @@ void Heap<P, L>::trim() {
     }
 }
 
-template <PageRunSource P, BasicLock L>
-typename Heap<P, L>::Stats Heap<P, L>::stats() {
+template <PageRunSource P, BasicLock L, typename M>
+typename Heap<P, L, M>::Stats Heap<P, L, M>::stats() {
     Stats s{};
     for (unsigned cls = 0; cls < kClasses; ++cls) {
         Central& c = central_[cls];
@@ -297,15 +342,15 @@ typename Heap<P, L>::Stats Heap<P, L>::stats() {
     return s;
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::lock_all() {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::lock_all() {
     for (unsigned cls = 0; cls < kClasses; ++cls)
         central_[cls].lock.lock();
     page_lock_.lock();
 }
 
-template <PageRunSource P, BasicLock L>
-void Heap<P, L>::unlock_all() {
+template <PageRunSource P, BasicLock L, typename M>
+void Heap<P, L, M>::unlock_all() {
     page_lock_.unlock();
     for (unsigned cls = kClasses; cls-- > 0;)
         central_[cls].lock.unlock();

@@ -62,7 +62,7 @@ public:
     void free(void* pointer) {
         if (!pointer)
             return;
-        Span* span = heap_->lookup(pointer);
+        auto* span = heap_->lookup(pointer);
         if (!span) [[unlikely]] {
             heap_->report(HeapError::ForeignPointer, pointer);
             return;
@@ -98,7 +98,7 @@ public:
     size_t usable_size(const void* pointer) {
         if (!pointer)
             return 0;
-        Span* span = heap_->lookup(pointer);
+        auto* span = heap_->lookup(pointer);
         if (!span) {
             heap_->report(HeapError::ForeignPointer, pointer);
             return 0;
@@ -152,6 +152,15 @@ public:
         flush_all();
         for (Bin& bin : bins_)
             bin.capacity = 0;
+    }
+
+    // Forgets every cached object without giving it back (libexo's malloc, after memsrv went
+    // away: those objects belonged to the heap that went with it).
+    void abandon() {
+        for (Bin& bin : bins_) {
+            bin.head = nullptr;
+            bin.count = 0;
+        }
     }
 
     uint32_t cached(unsigned cls) const { return bins_[cls].count; }

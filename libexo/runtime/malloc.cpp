@@ -71,7 +71,7 @@ public:
         return map_.lookup(static_cast<const char*>(pointer) - delta_);
     }
 
-    void report(HeapError error, const void* pointer) {
+    [[gnu::noinline, gnu::cold]] void report(HeapError error, const void* pointer) {
         uintptr_t p = reinterpret_cast<uintptr_t>(pointer);
         if (error == HeapError::ForeignPointer && generation_ > 1 && p >= kHeapArea &&
             p < window_) {
@@ -81,10 +81,11 @@ public:
         fatal(alloc::heap_error_name(error), pointer, "");
     }
 
-    uint32_t refill(unsigned cls, uint32_t want, void** head);
-    void flush(unsigned cls, void* head, uint32_t count);
-    void* allocate_large(size_t size, size_t align);
-    void free_large(void* pointer);
+    // The cache's slow paths: out of line, so that its hit paths need no stack frame.
+    [[gnu::noinline]] uint32_t refill(unsigned cls, uint32_t want, void** head);
+    [[gnu::noinline]] void flush(unsigned cls, void* head, uint32_t count);
+    [[gnu::noinline]] void* allocate_large(size_t size, size_t align);
+    [[gnu::noinline]] void free_large(void* pointer);
 
     Result<wire::StatsReply> stats();
     Status trim();
@@ -122,7 +123,7 @@ private:
 };
 
 constinit RemoteHeap heap;
-constinit alloc::ThreadCache<RemoteHeap> cache;
+constinit alloc::ThreadCache<RemoteHeap> cache{&heap};
 
 // The ends the creator wired (kSlotMemsrvTx/Rx), else a connection through init.
 Result<Channel> open_channel() {
@@ -430,8 +431,6 @@ void abandon_cache() {
 }
 
 inline alloc::ThreadCache<RemoteHeap>& the_cache() {
-    if (!cache.attached()) [[unlikely]]
-        cache.attach(&heap);
     return cache;
 }
 
@@ -441,15 +440,18 @@ MallocInfo malloc_info() {
     return heap.info();
 }
 
+void malloc_flush() {
+    cache.flush_all();
+}
+
 Result<wire::StatsReply> malloc_stats(bool flush_cache) {
-    if (flush_cache && cache.attached())
-        cache.flush_all();
+    if (flush_cache)
+        malloc_flush();
     return heap.stats();
 }
 
 Status malloc_trim() {
-    if (cache.attached())
-        cache.flush_all();
+    malloc_flush();
     return heap.trim();
 }
 

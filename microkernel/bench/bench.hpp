@@ -96,5 +96,6 @@ bool sched(const Context&);   // sched.cpp: context switches, pick-next, wake-to
 bool syscall(const Context&); // syscall.cpp: null syscall, capability copy (in ring 3)
 bool ring(const Context&);    // syscall.cpp: fusion-ring messages (in ring 3)
 bool server(const Context&);  // syscall.cpp: a server under load and its restart (init, ring 3)
+bool malloc_table(const Context&); // syscall.cpp: libexo's malloc over memsrv (ring 3)
 
 } // namespace mk::bench

@@ -10,11 +10,8 @@ namespace {
 
 // One line per table. The order is the order of `bench=all`.
 constexpr Benchmark kBenchmarks[] = {
-    {"memory", memory},
-    {"sched", sched},
-    {"syscall", syscall},
-    {"ring", ring},
-    {"server", server},
+    {"memory", memory}, {"sched", sched},   {"syscall", syscall},
+    {"ring", ring},     {"server", server}, {"malloc", malloc_table},
 };
 
 constinit uint64_t samples[kMaxSamples] = {};

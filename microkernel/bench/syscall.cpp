@@ -1,7 +1,7 @@
-// Benchmark tables "syscall", "ring" and "server": measured in ring 3 by the programs
-// bench-syscall, bench-ring and bench-server (tests/guest/apps), which the kernel starts here
-// (bench-server through init) and which print their own tables through a raw Log capability. The
-// kernel only runs them and reports whether they ended well.
+// Benchmark tables "syscall", "ring", "server" and "malloc": measured in ring 3 by the programs
+// bench-syscall, bench-ring, bench-server and bench-malloc (tests/guest/apps), which the kernel
+// starts here (bench-server through init) and which print their own tables through a raw Log
+// capability. The kernel only runs them and reports whether they ended well.
 #include "bench/bench.hpp"
 #include "core/log.hpp"
 #include "user/root_process.hpp"
@@ -38,6 +38,11 @@ bool ring(const Context& context) {
 // measures through init's connections and supervision and prints the table.
 bool server(const Context& context) {
     return run_user_benchmark(context, "init", "once,manifest=bench-manifest");
+}
+
+// bench-malloc starts memsrv itself and measures libexo's malloc over it.
+bool malloc_table(const Context& context) {
+    return run_user_benchmark(context, "bench-malloc");
 }
 
 } // namespace mk::bench

@@ -43,6 +43,10 @@ MallocInfo malloc_info();
 // (then objects_out counts only blocks in use).
 Result<proto::memsrv::StatsReply> malloc_stats(bool flush_cache);
 
+// Gives every object of this thread's cache back to memsrv (one Flush message per class that
+// holds any), so that memsrv's statistics count only blocks in use.
+void malloc_flush();
+
 // Flushes the cache and has memsrv return every empty span: after everything is freed, what
 // the heap still holds is memsrv's metadata for it.
 Status malloc_trim();

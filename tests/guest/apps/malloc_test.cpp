@@ -29,46 +29,14 @@ namespace {
 constexpr uint64_t kTimeout = 120'000'000'000;
 const BootInfo* boot;
 
-struct Memsrv {
-    Child child;
-    RingProducer* accept = nullptr;
-    Wiring wiring{nullptr};
-};
-alignas(RingProducer) unsigned char accept_storage[2][sizeof(RingProducer)];
-int generation = 0;
+using Memsrv = StartedServer;
 
 Status start_memsrv(Memsrv& m) {
-    const BootModule* module = find_module(*boot, "memsrv");
-    if (module == nullptr)
-        return Status::NotFound;
-    auto accept = TRY(ring_create(kSlotMemory, 14));
-    SpawnGrant grant{accept.consumer.slot(), kSlotAccept, kRightsAll};
-    SpawnOptions o;
-    o.name = "memsrv";
-    o.quota_bytes = 4 << 20;
-    o.grants = &grant;
-    o.grant_count = 1;
-    m.child = TRY(spawn(reinterpret_cast<const void*>(module->address), module->size, o));
-    accept.consumer.reset();
-    auto producer = TRY(RingProducer::attach(static_cast<Cap<Ring>&&>(accept.producer)));
-    m.accept =
-        new (accept_storage[generation++ % 2]) RingProducer(static_cast<RingProducer&&>(producer));
-    m.wiring = Wiring{m.accept};
-    return Status::Ok;
+    return start_server(*boot, "memsrv", 4 << 20, m);
 }
 
 Result<RingPair> connect(Memsrv& m, uint64_t id) {
     return wire_connection(m.wiring, id, wire::kProtocol, wire::kVersion, "memsrv", 14, kTimeout);
-}
-
-// Our own connection, where libexo's malloc looks for it.
-Status wire_self(Memsrv& m) {
-    RingPair ends = TRY(connect(m, 0));
-    TRY(sys::cap_move(ends.producer.slot(), kSlotMemsrvTx));
-    free_slot(ends.producer.release());
-    TRY(sys::cap_move(ends.consumer.slot(), kSlotMemsrvRx));
-    free_slot(ends.consumer.release());
-    return Status::Ok;
 }
 
 struct Started {
@@ -379,9 +347,8 @@ void check_memsrv_restart(Memsrv& m) {
     EXPECT_OK(wait_process(m.child.process.slot(), sys::clock_ns() + kTimeout, nullptr));
     m.child.process.reset();
     EXPECT_TRUE(settled_quota_use(m.child.quota.slot()) == 0);
-    m.accept->~RingProducer();
     EXPECT_OK(start_memsrv(m));
-    EXPECT_OK(wire_self(m));
+    EXPECT_OK(wire_own_malloc(m));
 
     // Frees of the old blocks go nowhere; new ones come from a fresh window.
     uint32_t intact_blocks = 0;
@@ -421,7 +388,7 @@ int exo_main(uint64_t arg) {
     boot = reinterpret_cast<const BootInfo*>(arg);
     Memsrv& m = *new (memsrv_storage) Memsrv();
     EXPECT_OK(start_memsrv(m));
-    EXPECT_OK(wire_self(m));
+    EXPECT_OK(wire_own_malloc(m));
     if (tally.failures)
         return summary("malloc-test");
 

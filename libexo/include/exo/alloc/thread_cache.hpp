@@ -17,6 +17,9 @@ public:
         for (unsigned cls = 0; cls < kClasses; ++cls)
             bins_[cls].capacity = cache_capacity(cls);
     }
+    // Attached from the start (a cache in static storage: no check on each call). The heap's
+    // secret is read at the first refill, which comes before any object can be freed.
+    constexpr explicit ThreadCache(HeapT* heap) : ThreadCache() { heap_ = heap; }
     ThreadCache(const ThreadCache&) = delete;
     ThreadCache& operator=(const ThreadCache&) = delete;
 
@@ -81,17 +84,9 @@ public:
         // A free object's first word is a plausible encoded link; a live one almost never is
         // (allocate() zeroes it, and user data matches only by knowing the secret). Only then
         // is the list searched, so a second free while the object is cached here is caught.
-        if (link_plausible(decode_link(pointer, secret_))) [[unlikely]] {
-            if (in_bin(cls, pointer)) {
-                heap_->report(HeapError::DoubleFree, pointer);
-                return;
-            }
-        }
-        Bin& bin = bins_[cls];
-        *static_cast<uintptr_t*>(pointer) = encode_link(bin.head, pointer, secret_);
-        bin.head = pointer;
-        if (++bin.count > bin.capacity) [[unlikely]]
-            flush_half(cls);
+        if (link_plausible(decode_link(pointer, secret_))) [[unlikely]]
+            return free_suspect(cls, pointer);
+        push(cls, pointer);
     }
 
     // The bytes usable at `pointer` (0 for nullptr; a bad pointer is reported and gives 0).
@@ -172,7 +167,23 @@ private:
         uint32_t capacity = 0;
     };
 
+    // Every call on the hit paths is a tail call, so they need no stack frame.
+    void push(unsigned cls, void* pointer) {
+        Bin& bin = bins_[cls];
+        *static_cast<uintptr_t*>(pointer) = encode_link(bin.head, pointer, secret_);
+        bin.head = pointer;
+        if (++bin.count > bin.capacity) [[unlikely]]
+            return flush_half(cls);
+    }
+
+    [[gnu::noinline]] void free_suspect(unsigned cls, void* pointer) {
+        if (in_bin(cls, pointer))
+            return heap_->report(HeapError::DoubleFree, pointer);
+        push(cls, pointer);
+    }
+
     [[gnu::noinline]] void* allocate_slow(unsigned cls) {
+        secret_ = heap_->secret();
         Bin& bin = bins_[cls];
         uint32_t want = bin.capacity / 2 ? bin.capacity / 2 : 1;
         bin.count = heap_->refill(cls, want, &bin.head);

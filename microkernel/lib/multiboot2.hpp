@@ -13,7 +13,7 @@ namespace mk::mb2 {
 inline constexpr uint32_t kBootloaderMagic = 0x36d76289;
 
 inline constexpr size_t kMaxMemoryRegions = 256;
-inline constexpr size_t kMaxModules = 32;
+inline constexpr size_t kMaxModules = 56; // as many as the root's BootInfo holds
 inline constexpr size_t kMaxCmdline = 1024; // bytes including the NUL
 inline constexpr size_t kMaxModuleName = 128;
 inline constexpr size_t kMaxLoaderName = 64;

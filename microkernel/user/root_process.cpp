@@ -68,6 +68,8 @@ void copy_name(char* dst, size_t capacity, std::string_view src) {
     dst[n] = '\0';
 }
 
+static_assert(mb2::kMaxModules == exo::kBootModules, "every module the loader gave reaches init");
+
 // The boot modules, read-only and cached, one after another from kModuleArea; their
 // DeviceMemory objects are held by the mappings alone.
 exo::Result<void> map_modules(AddressSpace& space, const mb2::BootInfo& boot, exo::BootInfo& info) {

@@ -325,16 +325,17 @@ void malloc_command(uint64_t id) {
             total.classes[c].objects_out += one.classes[c].objects_out;
         }
     }
-    (void)console->print(id, "memsrv: %u heaps (%lu attached since start), %lu faults refused\n",
-                         clients, attached_total, faults_total);
-    (void)console->print(id, "%-6s %6s %8s %12s\n", "class", "spans", "objects", "out (bytes)");
+    (void)console->print(id, "memsrv: %u heap%s (%lu attached since start), %lu faults refused\n",
+                         clients, clients == 1 ? "" : "s", attached_total, faults_total);
+    (void)console->print(id, "%6s %6s %8s %8s %10s\n", "class", "spans", "capacity", "out",
+                         "out bytes");
     for (unsigned c = 0; c < kClasses; ++c) {
         if (total.classes[c].spans == 0 && c >= alloc::kSmallBins)
             continue; // the 16 small bins always, the larger classes when used
-        (void)console->print(id, "%6lu %6u %8u %12lu\n", alloc::class_size(c),
-                             total.classes[c].spans,
-                             total.classes[c].spans * alloc::span_objects(c),
-                             uint64_t(total.classes[c].objects_out) * alloc::class_size(c));
+        const uint32_t spans = total.classes[c].spans, out = total.classes[c].objects_out;
+        (void)console->print(id, "%6lu %6u %8u %8u %10lu\n", alloc::class_size(c), spans,
+                             spans * alloc::span_objects(c), out,
+                             uint64_t(out) * alloc::class_size(c));
     }
     (void)console->print(id, "%-8s %10s %10s %8s %8s %8s %9s\n", "process", "quota KiB", "used KiB",
                          "spans", "large", "meta", "returned");
@@ -346,7 +347,8 @@ void malloc_command(uint64_t id) {
                              one.quota_limit / 1024, one.quota_used / 1024, one.span_pages,
                              one.large_pages, one.meta_pages, one.pages_returned);
     }
-    (void)console->print(id, "(spans, large, meta and returned are pages of 4 KiB)\n");
+    (void)console->print(
+        id, "(out: in use or in the process's cache; spans, large, meta, returned: 4 KiB pages)\n");
 }
 
 void serve_console() {

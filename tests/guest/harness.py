@@ -247,6 +247,29 @@ def console_report_check(log):
     return None
 
 
+def malloc_command_check(log):
+    """`malloc` lists one heap, the 16 small bins, and malloc-child's heap with its spans."""
+    out = console_output(log, "malloc")
+    if len(out) != 1:
+        return f"malloc printed {len(out)} times"
+    lines = out[0]
+    if not re.match(r"^memsrv: 1 heap \(1 attached since start\), 0 faults refused$", lines[0]):
+        return f"malloc's first line: {lines[0]!r}"
+    bins = [l.split() for l in lines if re.match(r"^\s*\d+\s+\d+\s+\d+\s+\d+\s+\d+$", l)]
+    sizes = [int(b[0]) for b in bins]
+    if sizes[:16] != list(range(8, 129, 8)):
+        return f"malloc: the small bins are {sizes[:16]}"
+    # malloc(1000) is the 1024 B class: its spans hold the child's blocks.
+    row = [b for b in bins if b[0] == "1024"]
+    if not row or int(row[0][1]) == 0 or int(row[0][3]) < 100 or \
+            int(row[0][4]) != int(row[0][3]) * 1024 or int(row[0][3]) > int(row[0][2]):
+        return f"malloc: the 1024 B class is {row}"
+    heaps = [l.split() for l in lines if re.match(r"^\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+$", l)]
+    if len(heaps) != 1 or int(heaps[0][3]) == 0 or int(heaps[0][1]) < int(heaps[0][2]):
+        return f"malloc: the heap rows are {heaps}"
+    return None
+
+
 def restart_check(log):
     """`ps; kill echo-server; sleep 300; ps`: the second ps shows a new echo-server process,
     running, with one restart."""
@@ -449,6 +472,12 @@ TESTS = [
                          r"^Exo-OS \d+\.\d+\.\d+$", r"^up \d+\.\d{3} s$"],
                 check=console_report_check)
       for n in (1, 4)],
+    # memsrv's console command: its heaps, the 16 small bins, the heap malloc-child filled.
+    GuestTest("console-malloc", CONSOLE_AUTORUN + '"sleep 300; malloc"',
+              expect_exit=qemu.shutdown_status(0), timeout=120,
+              markers=[r"^console: autorun: 2 commands, 0 failed$",
+                       r"\[malloc-child\] malloc-child: heap full after \d+ blocks of 1000 bytes"],
+              check=malloc_command_check),
     GuestTest("console-unknown-command", CONSOLE_AUTORUN + '"version; frobnicate 1 2; uptime"',
               expect_exit=qemu.shutdown_status(1), timeout=120,
               markers=[r"^exo> frobnicate 1 2\nconsole: unknown command 'frobnicate' \(try help\)$",

@@ -8,7 +8,7 @@
 namespace exo {
 
 inline constexpr uint64_t kBootInfoMagic = 0x4f464e49544f4f42ull; // "BOOTINFO"
-inline constexpr size_t kBootModules = 32;
+inline constexpr size_t kBootModules = 56; // programs, manifests and test programs
 inline constexpr size_t kBootNameLength = 48;
 inline constexpr size_t kBootArgsLength = 256;
 
